@@ -1,0 +1,215 @@
+// Package modules holds the Terraform modules the mycloud
+// ComponentDefinitions wrap, one directory per resource type. Its tests run
+// each module with the real Terraform CLI and the real provider (installed
+// from a filesystem mirror) against a real mycloud process.
+package modules
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vela-infra/vela-infra/pkg/mycloud/mycloudtest"
+)
+
+func workspace(t *testing.T, cloud *mycloudtest.Cloud, module string, extra map[string]string) *mycloudtest.Workspace {
+	t.Helper()
+	hcl, err := os.ReadFile(filepath.Join(module, "main.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{"main.tf": string(hcl)}
+	for k, v := range extra {
+		files[k] = v
+	}
+	return mycloudtest.NewWorkspace(t, cloud, files)
+}
+
+func outputs(t *testing.T, w *mycloudtest.Workspace) map[string]string {
+	t.Helper()
+	var raw map[string]struct {
+		Value any `json:"value"`
+	}
+	if err := json.Unmarshal([]byte(w.MustRun("output", "-json")), &raw); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for k, v := range raw {
+		b, _ := json.Marshal(v.Value)
+		out[k] = strings.Trim(string(b), `"`)
+	}
+	return out
+}
+
+func TestEveryModuleAppliesAndDestroys(t *testing.T) {
+	t.Parallel()
+	cloud := mycloudtest.Start(t, mycloudtest.Options{CreateDelay: 200 * time.Millisecond})
+	const pw = "Sentinel-ModPassw0rd"
+
+	vpc := workspace(t, cloud, "vpc", nil)
+	vpc.MustRun("init", "-input=false")
+	vpc.MustRun("apply", "-input=false", "-auto-approve", "-var", "name=main", "-var", "cidr=10.0.0.0/16")
+	vpcID := outputs(t, vpc)["id"]
+
+	subnet := workspace(t, cloud, "subnet", nil)
+	subnet.MustRun("init", "-input=false")
+	subnet.MustRun("apply", "-input=false", "-auto-approve", "-var", "name=app", "-var", "vpc_id="+vpcID, "-var", "cidr=10.0.1.0/24")
+	subnetID := outputs(t, subnet)["id"]
+
+	others := map[string][]string{
+		"mysql":  {"-var", "name=orders", "-var", "subnet_id=" + subnetID, "-var", "admin_password=" + pw, "-var", "storage_gib=50"},
+		"redis":  {"-var", "name=cache", "-var", "subnet_id=" + subnetID, "-var", "password=" + pw},
+		"bucket": {"-var", "name=assets.example", "-var", "versioning=true"},
+	}
+	for module, vars := range others {
+		w := workspace(t, cloud, module, nil)
+		w.MustRun("init", "-input=false")
+		out := w.MustRun(append([]string{"apply", "-input=false", "-auto-approve"}, vars...)...)
+		if strings.Contains(out, pw) {
+			t.Fatalf("%s: the password appears in terraform output", module)
+		}
+		o := outputs(t, w)
+		if !strings.HasPrefix(o["id"], map[string]string{"mysql": "mysql-", "redis": "redis-", "bucket": "bucket-"}[module]) {
+			t.Fatalf("%s: output id %q", module, o["id"])
+		}
+		if module == "mysql" && (o["port"] != "3306" || o["admin_password"] != pw) {
+			t.Fatalf("mysql outputs %v", o)
+		}
+		// A second plan finds nothing to do: the module and provider agree
+		// with the cloud's defaults.
+		plan := w.MustRun(append([]string{"plan", "-input=false", "-detailed-exitcode"}, vars...)...)
+		if !strings.Contains(plan, "No changes") {
+			t.Fatalf("%s: second plan is not empty:\n%s", module, plan)
+		}
+		w.MustRun(append([]string{"destroy", "-input=false", "-auto-approve"}, vars...)...)
+	}
+	subnet.MustRun("destroy", "-input=false", "-auto-approve", "-var", "name=app", "-var", "vpc_id="+vpcID, "-var", "cidr=10.0.1.0/24")
+	vpc.MustRun("destroy", "-input=false", "-auto-approve", "-var", "name=main", "-var", "cidr=10.0.0.0/16")
+	for _, kind := range []string{"vpcs", "subnets", "mysql-instances", "redis-instances", "buckets"} {
+		if n := cloud.CountRequests(http.MethodDelete, "/v1/"+kind); n != 1 {
+			t.Errorf("%s: want 1 delete, got %d", kind, n)
+		}
+	}
+}
+
+func TestModuleVariableValidation(t *testing.T) {
+	t.Parallel()
+	cloud := mycloudtest.Start(t, mycloudtest.Options{})
+	cases := []struct {
+		module string
+		vars   []string
+		want   string
+	}{
+		{"vpc", []string{"name=ok-name", "cidr=10.0.0.0/8"}, `var.cidr`},
+		{"vpc", []string{"name=Bad_Name", "cidr=10.0.0.0/16"}, `var.name`},
+		{"subnet", []string{"name=app", "vpc_id=subnet-1", "cidr=10.0.1.0/24"}, `var.vpc_id`},
+		{"subnet", []string{"name=app", "vpc_id=vpc-1", "cidr=10.0.1.0/24", "zone=eu"}, `var.zone`},
+		{"mysql", []string{"name=db", "subnet_id=subnet-1", "admin_password=Aa1aaaaaaaaaaa", "storage_gib=10"}, `var.storage_gib`},
+		{"mysql", []string{"name=db", "subnet_id=subnet-1", "admin_password=weak"}, `admin_password must be 12-128`},
+		{"mysql", []string{"name=db", "subnet_id=subnet-1", "admin_password=Aa1aaaaaaaaaaa", "engine_version=9"}, `var.engine_version`},
+		{"redis", []string{"name=db", "subnet_id=subnet-1", "password=Aa1aaaaaaaaaaa", "memory_mib=300"}, `var.memory_mib`},
+		{"redis", []string{"name=db", "subnet_id=subnet-1", "password=weak"}, `password must be 12-128`},
+		{"bucket", []string{"name=ok-name", "acl=world"}, `var.acl`},
+		{"bucket", []string{"name=a..b"}, `var.name`},
+	}
+	inits := map[string]*mycloudtest.Workspace{}
+	for _, tc := range cases {
+		w, ok := inits[tc.module]
+		if !ok {
+			w = workspace(t, cloud, tc.module, nil)
+			w.MustRun("init", "-input=false")
+			inits[tc.module] = w
+		}
+		args := []string{"plan", "-input=false"}
+		for _, v := range tc.vars {
+			args = append(args, "-var", v)
+		}
+		out, err := w.Run(args...)
+		if err == nil || !strings.Contains(out, tc.want) {
+			t.Errorf("%s %v: want an error naming %s, got err=%v\n%s", tc.module, tc.vars, tc.want, err, out)
+		}
+		if strings.Contains(out, "=weak") || strings.Contains(out, `"weak"`) {
+			t.Errorf("%s: the rejected password is echoed:\n%s", tc.module, out)
+		}
+	}
+	if n := len(cloud.Requests()); n != 0 {
+		t.Fatalf("bad variables reached the cloud: %d requests", n)
+	}
+}
+
+func TestImportBlockAdoptsWithoutRecreate(t *testing.T) {
+	t.Parallel()
+	cloud := mycloudtest.Start(t, mycloudtest.Options{})
+	cloud.MustAdmin(http.MethodPost, "seed", map[string]any{
+		"vpcs": []map[string]any{{"id": "vpc-legacy01", "name": "legacy", "cidr": "10.30.0.0/16", "tags": map[string]string{"owner": "ops"}}},
+	}, nil)
+	w := workspace(t, cloud, "vpc", map[string]string{"import.tf": "import {\n  to = mycloud_vpc.this\n  id = \"vpc-legacy01\"\n}\n"})
+	w.MustRun("init", "-input=false")
+	vars := []string{"-var", "name=legacy", "-var", "cidr=10.30.0.0/16", "-var", `tags={"owner":"ops"}`}
+	plan := w.MustRun(append([]string{"plan", "-input=false"}, vars...)...)
+	if !strings.Contains(plan, "1 to import, 0 to add, 0 to change, 0 to destroy") {
+		t.Fatalf("import plan:\n%s", plan)
+	}
+	w.MustRun(append([]string{"apply", "-input=false", "-auto-approve"}, vars...)...)
+	if got := outputs(t, w)["id"]; got != "vpc-legacy01" {
+		t.Fatalf("imported id %q", got)
+	}
+	if n := cloud.CountRequests(http.MethodPost, "/v1/vpcs") + cloud.CountRequests(http.MethodDelete, "/v1/vpcs"); n != 0 {
+		t.Fatalf("import created or deleted %d VPCs", n)
+	}
+	// Generated configuration for an import without a resource block.
+	gen := mycloudtest.NewWorkspace(t, cloud, map[string]string{"main.tf": "import {\n  to = mycloud_vpc.legacy\n  id = \"vpc-legacy01\"\n}\nterraform {\n  required_providers {\n    mycloud = { source = \"vela-infra/mycloud\" }\n  }\n}\n"})
+	gen.MustRun("init", "-input=false")
+	gen.MustRun("plan", "-input=false", "-generate-config-out=generated.tf")
+	data, err := os.ReadFile(filepath.Join(gen.Dir, "generated.tf"))
+	if err != nil || !regexp.MustCompile(`cidr\s+= "10.30.0.0/16"`).Match(data) {
+		t.Fatalf("generated config: %v\n%s", err, data)
+	}
+}
+
+func TestInterruptDuringCreateStopsPollingAndKeepsTheResource(t *testing.T) {
+	t.Parallel()
+	cloud := mycloudtest.Start(t, mycloudtest.Options{CreateDelay: 10 * time.Minute})
+	w := workspace(t, cloud, "vpc", nil)
+	w.MustRun("init", "-input=false")
+	cmd := w.Command(context.Background(), "apply", "-input=false", "-auto-approve", "-var", "name=slow", "-var", "cidr=10.0.0.0/16")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for cloud.CountRequests(http.MethodPost, "/v1/vpcs") == 0 {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("terraform never created the VPC:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // let the provider start polling
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatalf("interrupted apply succeeded:\n%s", out.String())
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("terraform did not stop within 20s of SIGINT: the provider kept polling\n%s", out.String())
+	}
+	// The VPC exists in the cloud; the state must know it, so that nothing is
+	// orphaned.
+	list, err := w.Run("state", "list")
+	if err != nil || !strings.Contains(list, "mycloud_vpc.this") {
+		t.Fatalf("state after interrupt does not hold the created VPC: %v\n%s\napply output:\n%s", err, list, out.String())
+	}
+}

@@ -1,0 +1,111 @@
+// Package rules holds mycloud's input rules (names, CIDR blocks, zones, the
+// password policy), shared by the simulator and the Terraform provider so the
+// two agree by construction. Each error says what is wrong, not which field:
+// the caller names the field.
+package rules
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strings"
+	"unicode"
+)
+
+var (
+	nameRE       = regexp.MustCompile(`^[a-z][a-z0-9-]{0,61}[a-z0-9]$`)
+	bucketNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	zoneRE       = regexp.MustCompile(`^zone-[a-z]$`)
+	idRE         = regexp.MustCompile(`^[a-z]+-[a-z0-9]{1,32}$`)
+)
+
+// Name is the rule for names of VPCs, subnets and database instances.
+func Name(s string) error {
+	if !nameRE.MatchString(s) {
+		return fmt.Errorf("must be 2-63 characters of lower-case letters, digits and '-', starting with a letter and not ending with '-'")
+	}
+	return nil
+}
+
+// BucketName is the rule for bucket names, unique in the whole cloud.
+func BucketName(s string) error {
+	if !bucketNameRE.MatchString(s) || strings.Contains(s, "..") {
+		return fmt.Errorf("must be 3-63 characters of lower-case letters, digits, '.' and '-', starting and ending with a letter or digit")
+	}
+	return nil
+}
+
+// Zone is the rule for availability zones.
+func Zone(s string) error {
+	if !zoneRE.MatchString(s) {
+		return fmt.Errorf("%q is not a zone such as zone-a", s)
+	}
+	return nil
+}
+
+// VPCCIDR is the rule for a VPC's address block.
+func VPCCIDR(s string) error {
+	p, err := cidr(s)
+	if err != nil {
+		return err
+	}
+	if !p.Addr().IsPrivate() {
+		return fmt.Errorf("%s is not a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)", p)
+	}
+	if p.Bits() < 16 || p.Bits() > 28 {
+		return fmt.Errorf("prefix length /%d is outside /16 to /28", p.Bits())
+	}
+	return nil
+}
+
+// SubnetCIDR is the rule for a subnet's address block on its own; that it
+// lies inside its VPC's block is checked by the cloud.
+func SubnetCIDR(s string) error {
+	p, err := cidr(s)
+	if err != nil {
+		return err
+	}
+	if p.Bits() < 16 || p.Bits() > 29 {
+		return fmt.Errorf("prefix length /%d is outside /16 to /29", p.Bits())
+	}
+	return nil
+}
+
+func cidr(s string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil || !p.Addr().Is4() {
+		return netip.Prefix{}, fmt.Errorf("%q is not an IPv4 CIDR block such as 10.0.0.0/16", s)
+	}
+	if p.Masked() != p {
+		return netip.Prefix{}, fmt.Errorf("%q has host bits set; did you mean %s?", s, p.Masked())
+	}
+	return p, nil
+}
+
+// Password is the cloud's password policy. The error never echoes the value.
+func Password(s string) error {
+	var upper, lower, digit bool
+	for _, r := range s {
+		switch {
+		case unicode.IsUpper(r):
+			upper = true
+		case unicode.IsLower(r):
+			lower = true
+		case unicode.IsDigit(r):
+			digit = true
+		}
+	}
+	if len(s) < 12 || len(s) > 128 || !upper || !lower || !digit {
+		return fmt.Errorf("must be 12-128 characters with an upper-case letter, a lower-case letter and a digit")
+	}
+	return nil
+}
+
+// ID checks the shape of a resource id with the given prefix (such as
+// "vpc-"), as an import id must have.
+func ID(prefix, s string) error {
+	if !strings.HasPrefix(s, prefix) || !idRE.MatchString(s) {
+		return fmt.Errorf("%q is not a mycloud id of the form %s<lower-case letters and digits>", s, prefix)
+	}
+	return nil
+}
