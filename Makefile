@@ -16,7 +16,7 @@ PROVIDER_VERSION := 0.1.0
 MIRROR := $(BIN)/terraform-providers
 PROVIDER_DIR := $(MIRROR)/registry.terraform.io/vela-infra/mycloud/$(PROVIDER_VERSION)/linux_amd64
 
-TEST_TOOLS := etcd kube-apiserver terraform
+TEST_TOOLS := etcd kube-apiserver terraform controller-gen
 CLUSTER_TOOLS := kube-controller-manager kube-scheduler kubelet kube-proxy kubectl
 KUBEVELA_TOOLS := vela vela-core terraform-controller
 ALL_TOOLS := $(TEST_TOOLS) $(CLUSTER_TOOLS) $(KUBEVELA_TOOLS) controller-gen helm
@@ -44,8 +44,15 @@ build: ## Build the project's binaries into bin/.
 	@printf 'provider_installation {\n  filesystem_mirror {\n    path    = "%s"\n    include = ["registry.terraform.io/vela-infra/*"]\n  }\n  direct {\n    exclude = ["registry.terraform.io/vela-infra/*"]\n  }\n}\n' "$(MIRROR)" > $(BIN)/terraformrc
 	@echo "==> bin/mycloud, provider mirror in bin/terraform-providers, CLI config bin/terraformrc"
 
+.PHONY: generate
+generate: ## Regenerate deepcopy code and CRDs from pkg/apis.
+	@./hack/build-tool.sh controller-gen
+	$(BIN)/controller-gen object paths=./pkg/apis/...
+	$(BIN)/controller-gen crd:maxDescLen=400 paths=./pkg/apis/... output:crd:artifacts:config=charts/vela-infra/crds
+
 .PHONY: lint
-lint: ## gofmt, go vet and terraform fmt must be clean.
+lint: ## gofmt, go vet, terraform fmt and generated files must be clean.
+	./hack/verify-generated.sh
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>&1); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	TF_CLI_CONFIG_FILE=/dev/null $(BIN)/terraform fmt -check -recursive definitions/modules

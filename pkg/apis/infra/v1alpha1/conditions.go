@@ -1,0 +1,56 @@
+package v1alpha1
+
+// Condition types. Ready, Reconciling and Stalled follow kstatus, so
+// standard tooling reads a step-run object as Current, InProgress or Failed.
+const (
+	ConditionReady       = "Ready"
+	ConditionReconciling = "Reconciling"
+	ConditionStalled     = "Stalled"
+	// ConditionPlanned is true once a plan of the target is in status.plan.
+	ConditionPlanned = "Planned"
+	// ConditionImported is true once every listed resource is in the state.
+	ConditionImported = "Imported"
+	// ConditionDrifted is true when the cloud differs from the state.
+	ConditionDrifted = "Drifted"
+	// ConditionApproved is true once the shown plan has been approved.
+	ConditionApproved = "Approved"
+	// ConditionApplied is true once the approved plan has been applied.
+	ConditionApplied = "Applied"
+)
+
+// Condition reasons.
+const (
+	ReasonSucceeded   = "Succeeded"
+	ReasonProgressing = "Progressing"
+
+	// Bad input: the spec cannot succeed until it is changed (Stalled).
+	ReasonInvalidSpec           = "InvalidSpec"
+	ReasonConfigurationNotFound = "ConfigurationNotFound"
+	ReasonProviderNotFound      = "ProviderNotFound"
+	ReasonCredentialsInvalid    = "CredentialsInvalid"
+	ReasonInvalidConfiguration  = "InvalidConfiguration"
+
+	// Terraform failures, classified from its output.
+	ReasonTerraformFailed = "TerraformFailed"
+	ReasonAuthFailed      = "AuthFailed"
+	ReasonCloudNotFound   = "CloudResourceNotFound"
+	ReasonThrottled       = "Throttled"
+	ReasonLockHeld        = "StateLockHeld"
+	ReasonProviderCrashed = "ProviderCrashed"
+
+	// Waiting for terraform-controller, which runs without the state lock.
+	ReasonWaitingForApply = "WaitingForTerraformController"
+
+	// Import.
+	ReasonWouldReplace = "ImportWouldReplace"
+
+	// Drift.
+	ReasonDriftFound = "DriftFound"
+	ReasonNoDrift    = "NoDrift"
+
+	// Approval.
+	ReasonNoChanges        = "NoChanges"
+	ReasonAwaitingApproval = "AwaitingApproval"
+	ReasonPlanChanged      = "PlanChanged"
+	ReasonApplied          = "Applied"
+)

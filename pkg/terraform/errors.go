@@ -1,0 +1,92 @@
+package terraform
+
+import (
+	"errors"
+	"regexp"
+	"strings"
+)
+
+// Reasons a Terraform run fails, classified from its output.
+const (
+	ReasonInterrupted     = "Interrupted"
+	ReasonLockHeld        = "LockHeld"
+	ReasonAuth            = "AuthFailed"
+	ReasonThrottled       = "Throttled"
+	ReasonNotFound        = "NotFound"
+	ReasonProviderCrashed = "ProviderCrashed"
+	ReasonInvalidConfig   = "InvalidConfiguration"
+	ReasonInvalidInput    = "InvalidInput"
+	ReasonUnknownAddress  = "UnknownAddress"
+	ReasonFailed          = "Failed"
+)
+
+// Error is a failed Terraform command.
+type Error struct {
+	Op     string
+	Reason string
+	// Summary is Terraform's own error line(s), redacted.
+	Summary string
+	// Output is the command's full output, redacted.
+	Output string
+}
+
+func (e *Error) Error() string { return "terraform " + e.Op + ": " + e.Summary }
+
+// Transient reports whether retrying later may succeed.
+func (e *Error) Transient() bool {
+	switch e.Reason {
+	case ReasonLockHeld, ReasonThrottled, ReasonFailed, ReasonInterrupted, ReasonProviderCrashed:
+		return true
+	}
+	return false
+}
+
+// ReasonOf returns the reason of a Terraform error, or "" for other errors.
+func ReasonOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason
+	}
+	return ""
+}
+
+var classes = []struct {
+	reason string
+	re     *regexp.Regexp
+}{
+	{ReasonLockHeld, regexp.MustCompile(`(?i)error acquiring the state lock|state lock|lock is already held|Lock Info:`)},
+	{ReasonProviderCrashed, regexp.MustCompile(`(?i)plugin crashed|the plugin encountered an error|panic: |plugin exited before`)},
+	{ReasonAuth, regexp.MustCompile(`(?i)HTTP 401|unauthorized|signature does not match|access key is not known|Missing mycloud (access_key|secret_key|endpoint)`)},
+	{ReasonThrottled, regexp.MustCompile(`(?i)HTTP 429|too many requests|throttl`)},
+	{ReasonUnknownAddress, regexp.MustCompile(`(?i)Configuration for import target does not exist|resource address .* does not exist in the configuration|Invalid resource address|Invalid address`)},
+	{ReasonNotFound, regexp.MustCompile(`(?i)Cannot import non-existent remote object|HTTP 404|does not exist`)},
+	{ReasonInvalidInput, regexp.MustCompile(`(?i)Invalid value for variable|Invalid import id|Invalid Attribute Value|No value for required variable|Missing required argument|Invalid [a-z_]+ *\n`)},
+	{ReasonInvalidConfig, regexp.MustCompile(`(?i)Argument or block definition required|Unsupported block type|Unsupported argument|Invalid block definition|Unclosed configuration block|Invalid expression|Missing newline after argument|Error: Invalid|Failed to query available provider packages|Unsupported attribute|Reference to undeclared`)},
+}
+
+// errorLine finds Terraform's "Error: ..." summary and the line after it.
+var errorLine = regexp.MustCompile(`(?m)Error: ([^\n]+)(?:\n[│ ]*\n?[│ ]*([^\n│]*))?`)
+
+func classify(op, output string) *Error {
+	e := &Error{Op: op, Reason: ReasonFailed, Output: output}
+	for _, c := range classes {
+		if c.re.MatchString(output) {
+			e.Reason = c.reason
+			break
+		}
+	}
+	if m := errorLine.FindStringSubmatch(output); m != nil {
+		e.Summary = strings.TrimSpace(m[1])
+		if detail := strings.TrimSpace(strings.Trim(m[2], "│ ")); detail != "" && !strings.HasPrefix(detail, "on ") && !strings.HasPrefix(detail, "with ") {
+			e.Summary += ": " + detail
+		}
+	} else {
+		lines := strings.Split(strings.TrimSpace(output), "\n")
+		e.Summary = strings.TrimSpace(lines[len(lines)-1])
+	}
+	e.Summary = strings.Join(strings.Fields(e.Summary), " ")
+	if len(e.Summary) > 300 {
+		e.Summary = e.Summary[:300] + "…"
+	}
+	return e
+}
