@@ -4,12 +4,13 @@ import "testing"
 
 func TestClassify(t *testing.T) {
 	cases := map[string]struct{ output, reason, summary string }{
-		"lock": {"Error: Error acquiring the state lock\n\nError message: lease is held\nLock Info:\n  ID: 1", ReasonLockHeld, "Error acquiring the state lock: Error message: lease is held"},
+		"lock": {"Error: Error acquiring the state lock\n\nError message: lease is held\nLock Info:\n  ID: 1", ReasonLockHeld, "Error acquiring the state lock: Error message: lease is held Lock Info: ID: 1"},
 		"auth": {"╷\n│ Error: Could not read mycloud_vpc\n│ \n│ mycloud API: the request signature does not match: check the secret key (HTTP 401 Unauthorized)\n╵", ReasonAuth,
 			"Could not read mycloud_vpc: mycloud API: the request signature does not match: check the secret key (HTTP 401 Unauthorized)"},
 		"throttled":       {"Error: Could not create mycloud_bucket\n\nPOST /v1/buckets: giving up after 8 attempts: mycloud API: x (HTTP 429 InjectedFault)", ReasonThrottled, ""},
 		"crash":           {"Error: Plugin did not respond\n\nThe plugin encountered an error, and failed to respond", ReasonProviderCrashed, ""},
 		"unknown address": {"Error: Configuration for import target does not exist\n\nThe configuration for the given import mycloud_vpc.x does not exist.", ReasonUnknownAddress, ""},
+		"import block":    {"Error: Import block target does not exist\n\nThe target for the given import block does not exist.", ReasonUnknownAddress, ""},
 		"not found":       {"Error: Cannot import non-existent remote object", ReasonNotFound, ""},
 		"bad var":         {"Error: Invalid value for variable\n\n  on main.tf line 3", ReasonInvalidInput, "Invalid value for variable"},
 		"hcl":             {"Error: Argument or block definition required", ReasonInvalidConfig, ""},

@@ -58,14 +58,49 @@ var classes = []struct {
 	{ReasonProviderCrashed, regexp.MustCompile(`(?i)plugin crashed|the plugin encountered an error|panic: |plugin exited before`)},
 	{ReasonAuth, regexp.MustCompile(`(?i)HTTP 401|unauthorized|signature does not match|access key is not known|Missing mycloud (access_key|secret_key|endpoint)`)},
 	{ReasonThrottled, regexp.MustCompile(`(?i)HTTP 429|too many requests|throttl`)},
-	{ReasonUnknownAddress, regexp.MustCompile(`(?i)Configuration for import target does not exist|resource address .* does not exist in the configuration|Invalid resource address|Invalid address`)},
+	{ReasonUnknownAddress, regexp.MustCompile(`(?i)Configuration for import target does not exist|Import block target does not exist|resource address .* does not exist in the configuration|Invalid resource address|Invalid address`)},
 	{ReasonNotFound, regexp.MustCompile(`(?i)Cannot import non-existent remote object|HTTP 404|does not exist`)},
 	{ReasonInvalidInput, regexp.MustCompile(`(?i)Invalid value for variable|Invalid import id|Invalid Attribute Value|No value for required variable|Missing required argument|Invalid [a-z_]+ *\n`)},
 	{ReasonInvalidConfig, regexp.MustCompile(`(?i)Argument or block definition required|Unsupported block type|Unsupported argument|Invalid block definition|Unclosed configuration block|Invalid expression|Missing newline after argument|Error: Invalid|Failed to query available provider packages|Unsupported attribute|Reference to undeclared`)},
 }
 
-// errorLine finds Terraform's "Error: ..." summary and the line after it.
-var errorLine = regexp.MustCompile(`(?m)Error: ([^\n]+)(?:\n[│ ]*\n?[│ ]*([^\n│]*))?`)
+// summarize finds Terraform's first "Error: <title>" and the paragraph of
+// detail after it, skipping the source snippet Terraform prints between.
+func summarize(output string) string {
+	lines := strings.Split(output, "\n")
+	for i, line := range lines {
+		clean := strings.TrimSpace(strings.TrimLeft(line, "│╷╵ "))
+		title, ok := strings.CutPrefix(clean, "Error: ")
+		if !ok {
+			continue
+		}
+		var detail []string
+		for _, next := range lines[i+1:] {
+			text := strings.TrimSpace(strings.TrimLeft(next, "│╷╵ "))
+			switch {
+			case text == "" && len(detail) > 0:
+				return join(title, detail)
+			case text == "", snippet.MatchString(text):
+				continue
+			default:
+				detail = append(detail, text)
+			}
+		}
+		return join(title, detail)
+	}
+	lines = strings.Split(strings.TrimSpace(output), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// snippet matches the source location and code lines Terraform quotes.
+var snippet = regexp.MustCompile(`^(on |with |in |\d+:|├|│|\(source code not available\)|[A-Za-z_.\[\]"]+ is )`)
+
+func join(title string, detail []string) string {
+	if len(detail) == 0 {
+		return title
+	}
+	return title + ": " + strings.Join(detail, " ")
+}
 
 func classify(op, output string) *Error {
 	e := &Error{Op: op, Reason: ReasonFailed, Output: output}
@@ -75,18 +110,9 @@ func classify(op, output string) *Error {
 			break
 		}
 	}
-	if m := errorLine.FindStringSubmatch(output); m != nil {
-		e.Summary = strings.TrimSpace(m[1])
-		if detail := strings.TrimSpace(strings.Trim(m[2], "│ ")); detail != "" && !strings.HasPrefix(detail, "on ") && !strings.HasPrefix(detail, "with ") {
-			e.Summary += ": " + detail
-		}
-	} else {
-		lines := strings.Split(strings.TrimSpace(output), "\n")
-		e.Summary = strings.TrimSpace(lines[len(lines)-1])
-	}
-	e.Summary = strings.Join(strings.Fields(e.Summary), " ")
-	if len(e.Summary) > 300 {
-		e.Summary = e.Summary[:300] + "…"
+	e.Summary = strings.Join(strings.Fields(summarize(output)), " ")
+	if len(e.Summary) > 400 {
+		e.Summary = e.Summary[:400] + "…"
 	}
 	return e
 }

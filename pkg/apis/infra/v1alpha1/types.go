@@ -231,6 +231,10 @@ type InfraApprovalStatus struct {
 	// PlanSecret holds the saved plan file (it can hold sensitive values).
 	// +optional
 	PlanSecret string `json:"planSecret,omitempty"`
+	// TargetHash identifies the target the plan was made for; a changed
+	// target voids the plan and its approval.
+	// +optional
+	TargetHash string `json:"targetHash,omitempty"`
 	// ApprovedPlanID, ApprovedBy and ApprovedAt record the approval applied.
 	// +optional
 	ApprovedPlanID string `json:"approvedPlanID,omitempty"`

@@ -1,0 +1,82 @@
+// Command step-runner carries out the infra-import, infra-drift and
+// infra-approve workflow steps: flags and wiring only; the reconcilers are
+// package controller.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/vela-infra/vela-infra/pkg/controller"
+	"github.com/vela-infra/vela-infra/pkg/terraform"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "step-runner:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		terraformBin        = flag.String("terraform", "terraform", "Terraform CLI to run")
+		workDir             = flag.String("work-dir", filepath.Join(os.TempDir(), "vela-infra", "workspaces"), "directory of the per-target workspaces")
+		pluginCache         = flag.String("plugin-cache-dir", filepath.Join(os.TempDir(), "vela-infra", "plugin-cache"), "Terraform plugin cache shared by all workspaces")
+		cliConfig           = flag.String("terraform-cli-config", os.Getenv("TF_CLI_CONFIG_FILE"), "Terraform CLI config (provider mirror)")
+		controllerNamespace = flag.String("controller-namespace", "", "terraform-controller's --controller-namespace, if it runs with one")
+		backendKubeconfig   = flag.String("backend-kubeconfig", "", "kubeconfig for Terraform's kubernetes backend when not running in a pod")
+		lockTimeout         = flag.Duration("lock-timeout", time.Minute, "how long a run waits for a held state lock")
+		gracePeriod         = flag.Duration("grace-period", 30*time.Second, "how long an interrupted Terraform run may take to release its lock")
+		maxConcurrent       = flag.Int("max-concurrent", 4, "Terraform runs at once per step kind")
+		metricsAddr         = flag.String("metrics-bind-address", ":8080", "metrics endpoint address (0 disables)")
+		probeAddr           = flag.String("health-probe-bind-address", ":8081", "health probe address")
+		leaderElect         = flag.Bool("leader-elect", false, "elect a leader, for more than one replica")
+	)
+	opts := zap.Options{}
+	opts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+
+	scheme, err := controller.Scheme()
+	if err != nil {
+		return err
+	}
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+		Scheme:                  scheme,
+		Client:                  controller.ClientOptions(),
+		Metrics:                 metricsserver.Options{BindAddress: *metricsAddr},
+		HealthProbeBindAddress:  *probeAddr,
+		LeaderElection:          *leaderElect,
+		LeaderElectionID:        "vela-infra-step-runner",
+		GracefulShutdownTimeout: gracePeriod,
+	})
+	if err != nil {
+		return err
+	}
+	runner := &terraform.Runner{
+		Bin: *terraformBin, WorkDir: *workDir, PluginCacheDir: *pluginCache, CLIConfigFile: *cliConfig,
+		LockTimeout: *lockTimeout, GracePeriod: *gracePeriod,
+	}
+	if err := controller.Setup(mgr, controller.Options{
+		Runner: runner, ControllerNamespace: *controllerNamespace, BackendKubeconfig: *backendKubeconfig, MaxConcurrent: *maxConcurrent,
+	}); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return err
+	}
+	ctrl.Log.Info("starting step-runner", "terraform", *terraformBin, "workDir", *workDir)
+	return mgr.Start(ctrl.SetupSignalHandler())
+}

@@ -1,0 +1,135 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/vela-infra/vela-infra/pkg/apis/infra/v1alpha1"
+	"github.com/vela-infra/vela-infra/pkg/plan"
+	"github.com/vela-infra/vela-infra/pkg/terraform"
+)
+
+// DriftResources is the gauge of drifted resources per Configuration, set
+// by every drift check (scheduled ones included).
+var DriftResources = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	Name: "vela_infra_drift_resources",
+	Help: "Resources of a Configuration that differ in the cloud from its Terraform state, at the last drift check.",
+}, []string{"namespace", "configuration"})
+
+// DriftReconciler carries out InfraDrift objects.
+type DriftReconciler struct {
+	*Runtime
+	MaxConcurrent int
+}
+
+// SetupWithManager registers the reconciler.
+func (r *DriftReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.InfraDrift{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrent, 1)}).
+		Complete(r)
+}
+
+// Reconcile runs one drift check: a plan whose resource_drift says what
+// changed in the cloud and whose changes say what an apply would undo.
+func (r *DriftReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	obj := &v1alpha1.InfraDrift{}
+	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if due := r.due(obj); due > 0 {
+		return ctrl.Result{RequeueAfter: due}, nil
+	} else if due < 0 {
+		return ctrl.Result{}, nil
+	}
+	before := obj.DeepCopy()
+	result, err := r.check(ctx, obj)
+	if perr := r.patchStatus(ctx, obj, before); perr != nil && err == nil {
+		err = perr
+	}
+	if obj.Spec.Interval != nil && err == nil && result.RequeueAfter == 0 {
+		result.RequeueAfter = obj.Spec.Interval.Duration
+	}
+	return result, err
+}
+
+// due returns 0 when a check should run now, a positive wait for a
+// scheduled check not yet due, or -1 when there is nothing to do.
+func (r *DriftReconciler) due(obj *v1alpha1.InfraDrift) time.Duration {
+	if !done(obj) {
+		return 0
+	}
+	if obj.Spec.Interval == nil || obj.Status.LastRunTime == nil {
+		return -1
+	}
+	next := obj.Status.LastRunTime.Add(obj.Spec.Interval.Duration)
+	if wait := time.Until(next); wait > 0 {
+		return wait
+	}
+	return 0
+}
+
+func (r *DriftReconciler) check(ctx context.Context, obj *v1alpha1.InfraDrift) (ctrl.Result, error) {
+	if obj.Spec.Interval != nil && obj.Spec.Interval.Duration < 30*time.Second {
+		stall(obj, v1alpha1.ReasonInvalidSpec, fmt.Sprintf("InfraDrift %s/%s: spec.interval %s is shorter than the minimum 30s", obj.Namespace, obj.Name, obj.Spec.Interval.Duration))
+		return ctrl.Result{}, nil
+	}
+	res, ws, wait, err := r.workspace(ctx, obj)
+	if ws == nil {
+		if wait != nil {
+			return *wait, err
+		}
+		return ctrl.Result{}, err
+	}
+	defer ws.Close()
+	planned, err := ws.Plan(ctx, terraform.PlanOptions{})
+	if saveErr := r.saveOutput(ctx, obj, ws.Output()); saveErr != nil {
+		return ctrl.Result{}, saveErr
+	}
+	if err != nil {
+		return r.fail(obj, "drift check", err)
+	}
+	wasDrifted := obj.Status.Drifted
+	drift := plan.SummarizeDrift(planned.Plan)
+	obj.Status.Drift = drift
+	obj.Status.Plan = plan.Summarize(planned.Plan)
+	obj.Status.Drifted = drift.Change > 0
+	obj.Status.LastRunTime = now()
+	DriftResources.WithLabelValues(obj.Namespace, res.Configuration.Name).Set(float64(drift.Change))
+
+	name := fmt.Sprintf("Configuration %s/%s", obj.Namespace, res.Configuration.Name)
+	if obj.Status.Drifted {
+		msg := fmt.Sprintf("%s drifted: %d resource(s) changed in the cloud since the last apply; an apply would make %d change(s) back. %s",
+			name, drift.Change, obj.Status.Plan.Add+obj.Status.Plan.Change+obj.Status.Plan.Destroy, drift.Diff)
+		setCond(obj, v1alpha1.ConditionDrifted, metav1.ConditionTrue, v1alpha1.ReasonDriftFound, msg)
+		succeed(obj, v1alpha1.ReasonDriftFound, msg)
+		if !wasDrifted {
+			r.Recorder.Event(obj, corev1.EventTypeWarning, v1alpha1.ReasonDriftFound, fmt.Sprintf("%s drifted: %d resource(s) changed in the cloud", name, drift.Change))
+		}
+	} else {
+		msg := fmt.Sprintf("%s has no drift: the cloud matches the Terraform state", name)
+		setCond(obj, v1alpha1.ConditionDrifted, metav1.ConditionFalse, v1alpha1.ReasonNoDrift, msg)
+		succeed(obj, v1alpha1.ReasonNoDrift, msg)
+		if wasDrifted {
+			r.Recorder.Event(obj, corev1.EventTypeNormal, v1alpha1.ReasonNoDrift, name+" no longer drifts")
+		}
+	}
+	log.FromContext(ctx).Info("drift checked", "configuration", res.Configuration.Name, "drifted", obj.Status.Drifted, "resources", drift.Change)
+	return ctrl.Result{}, nil
+}
+
+// DeleteDriftMetric drops the gauge of a deleted InfraDrift's target.
+func DeleteDriftMetric(namespace, configuration string) {
+	DriftResources.DeleteLabelValues(namespace, configuration)
+}

@@ -1,0 +1,68 @@
+package controller
+
+import (
+	"fmt"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	tfv1beta1 "github.com/oam-dev/terraform-controller/api/v1beta1"
+	tfv1beta2 "github.com/oam-dev/terraform-controller/api/v1beta2"
+
+	"github.com/vela-infra/vela-infra/pkg/apis/infra/v1alpha1"
+	"github.com/vela-infra/vela-infra/pkg/terraform"
+)
+
+// Scheme has every type the step-runner reads or writes.
+func Scheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme, tfv1beta1.AddToScheme, tfv1beta2.AddToScheme} {
+		if err := add(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// ClientOptions keeps Secrets, ConfigMaps and Jobs out of the cache: the
+// step-runner reads a few of them by name, and caching every one in the
+// cluster would cost memory and RBAC.
+func ClientOptions() client.Options {
+	return client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}, &batchv1.Job{}}}}
+}
+
+// Options configure the step reconcilers.
+type Options struct {
+	Runner              *terraform.Runner
+	ControllerNamespace string
+	BackendKubeconfig   string
+	MaxConcurrent       int
+}
+
+// Setup registers the three step reconcilers and the drift gauge.
+func Setup(mgr ctrl.Manager, o Options) error {
+	rt := &Runtime{
+		Client:   mgr.GetClient(),
+		Resolver: &Resolver{Client: mgr.GetClient(), ControllerNamespace: o.ControllerNamespace, BackendKubeconfig: o.BackendKubeconfig},
+		Runner:   o.Runner,
+		Recorder: mgr.GetEventRecorderFor("vela-infra-step-runner"),
+	}
+	if err := metrics.Registry.Register(DriftResources); err != nil {
+		return fmt.Errorf("register drift gauge: %w", err)
+	}
+	for _, r := range []interface{ SetupWithManager(ctrl.Manager) error }{
+		&ImportReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent},
+		&DriftReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent},
+		&ApprovalReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent},
+	} {
+		if err := r.SetupWithManager(mgr); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,245 @@
+// Package controller holds the step-runner's reconcilers: one per step-run
+// kind (InfraImport, InfraDrift, InfraApproval). Each resolves its target
+// with terraform-controller's packages, runs Terraform through
+// pkg/terraform, and writes kstatus conditions and plan summaries.
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/vela-infra/vela-infra/pkg/apis/infra/v1alpha1"
+	"github.com/vela-infra/vela-infra/pkg/terraform"
+)
+
+// Runtime is what every step reconciler shares.
+type Runtime struct {
+	Client   client.Client
+	Resolver *Resolver
+	Runner   *terraform.Runner
+	Recorder record.EventRecorder
+	// RetryAfter is the wait before retrying a transient failure.
+	RetryAfter time.Duration
+}
+
+func (rt *Runtime) retryAfter() time.Duration {
+	if rt.RetryAfter > 0 {
+		return rt.RetryAfter
+	}
+	return 15 * time.Second
+}
+
+// stepObject is a step-run object.
+type stepObject interface {
+	client.Object
+	v1alpha1.StepRun
+}
+
+// done reports whether obj's current generation was already carried out to
+// a final state (Ready true, or Stalled on bad input).
+func done(obj stepObject) bool {
+	rs := obj.GetRunStatus()
+	if rs.ObservedGeneration != obj.GetGeneration() {
+		return false
+	}
+	return apimeta.IsStatusConditionTrue(rs.Conditions, v1alpha1.ConditionReady) ||
+		apimeta.IsStatusConditionTrue(rs.Conditions, v1alpha1.ConditionStalled)
+}
+
+func setCond(obj stepObject, typ string, status metav1.ConditionStatus, reason, msg string) {
+	apimeta.SetStatusCondition(&obj.GetRunStatus().Conditions, metav1.Condition{
+		Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: obj.GetGeneration(),
+	})
+}
+
+// succeed marks obj Ready.
+func succeed(obj stepObject, reason, msg string) {
+	setCond(obj, v1alpha1.ConditionReady, metav1.ConditionTrue, reason, msg)
+	apimeta.RemoveStatusCondition(&obj.GetRunStatus().Conditions, v1alpha1.ConditionReconciling)
+	apimeta.RemoveStatusCondition(&obj.GetRunStatus().Conditions, v1alpha1.ConditionStalled)
+	obj.GetRunStatus().ObservedGeneration = obj.GetGeneration()
+}
+
+// stall marks obj as unable to proceed until its input changes.
+func stall(obj stepObject, reason, msg string) {
+	setCond(obj, v1alpha1.ConditionStalled, metav1.ConditionTrue, reason, msg)
+	setCond(obj, v1alpha1.ConditionReady, metav1.ConditionFalse, reason, msg)
+	apimeta.RemoveStatusCondition(&obj.GetRunStatus().Conditions, v1alpha1.ConditionReconciling)
+	obj.GetRunStatus().ObservedGeneration = obj.GetGeneration()
+}
+
+// wait marks obj as not ready yet, for a reason that may clear by itself.
+func wait(obj stepObject, reason, msg string) {
+	setCond(obj, v1alpha1.ConditionReconciling, metav1.ConditionTrue, reason, msg)
+	setCond(obj, v1alpha1.ConditionReady, metav1.ConditionFalse, reason, msg)
+	apimeta.RemoveStatusCondition(&obj.GetRunStatus().Conditions, v1alpha1.ConditionStalled)
+	obj.GetRunStatus().ObservedGeneration = obj.GetGeneration()
+}
+
+// progressing records, before a long run, that work has started.
+func (rt *Runtime) progressing(ctx context.Context, obj stepObject, msg string) error {
+	before := obj.DeepCopyObject().(client.Object)
+	setCond(obj, v1alpha1.ConditionReconciling, metav1.ConditionTrue, v1alpha1.ReasonProgressing, msg)
+	if !apimeta.IsStatusConditionTrue(obj.GetRunStatus().Conditions, v1alpha1.ConditionReady) {
+		setCond(obj, v1alpha1.ConditionReady, metav1.ConditionUnknown, v1alpha1.ReasonProgressing, msg)
+	}
+	apimeta.RemoveStatusCondition(&obj.GetRunStatus().Conditions, v1alpha1.ConditionStalled)
+	return rt.Client.Status().Patch(ctx, obj, client.MergeFrom(before))
+}
+
+// patchStatus writes obj's status as changed since before.
+func (rt *Runtime) patchStatus(ctx context.Context, obj, before client.Object) error {
+	if err := rt.Client.Status().Patch(ctx, obj, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+// applyJobRunning reports whether terraform-controller is applying the
+// target right now. Its Jobs run without the state lock, so the step-runner
+// waits for them instead of racing them.
+func (rt *Runtime) applyJobRunning(ctx context.Context, namespace string, res *Resolved) (bool, error) {
+	ns := namespace
+	if rt.Resolver.ControllerNamespace != "" {
+		ns = rt.Resolver.ControllerNamespace
+	}
+	var job batchv1.Job
+	err := rt.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: res.ApplyJob}, &job)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return job.Status.Active > 0, nil
+}
+
+// saveOutput keeps a run's output (redacted and capped by pkg/terraform) in
+// a ConfigMap owned by obj, so kubectl can read it after the run is gone.
+func (rt *Runtime) saveOutput(ctx context.Context, obj stepObject, output string) error {
+	if output == "" {
+		return nil
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
+		Namespace: obj.GetNamespace(),
+		Name:      outputName(obj),
+	}}
+	_, err := controllerutil.CreateOrUpdate(ctx, rt.Client, cm, func() error {
+		cm.Labels = map[string]string{"app.kubernetes.io/managed-by": "vela-infra-step-runner"}
+		cm.Data = map[string]string{"output.txt": output}
+		return controllerutil.SetControllerReference(obj, cm, rt.Client.Scheme())
+	})
+	if err != nil {
+		return fmt.Errorf("save output: %w", err)
+	}
+	obj.GetRunStatus().OutputRef = &v1alpha1.OutputRef{ConfigMap: cm.Name, Key: "output.txt"}
+	return nil
+}
+
+// fail records err on obj and says when to try again.
+func (rt *Runtime) fail(obj stepObject, what string, err error) (ctrl.Result, error) {
+	var se *stalledError
+	if errors.As(err, &se) {
+		stall(obj, se.reason, se.message)
+		return ctrl.Result{}, nil
+	}
+	var te *terraform.Error
+	if !errors.As(err, &te) {
+		return ctrl.Result{}, err // API errors and the like: controller-runtime backs off
+	}
+	cfg := obj.GetTarget().ConfigurationName
+	where := fmt.Sprintf("%s %s/%s: %s of Configuration %s", kindOf(obj), obj.GetNamespace(), obj.GetName(), what, cfg)
+	full := fmt.Sprintf("; the full Terraform output is in ConfigMap %s", outputName(obj))
+	switch te.Reason {
+	case terraform.ReasonLockHeld:
+		wait(obj, v1alpha1.ReasonLockHeld, where+" waits for the state lock, held by another run; retrying")
+		return ctrl.Result{RequeueAfter: rt.retryAfter()}, nil
+	case terraform.ReasonThrottled:
+		wait(obj, v1alpha1.ReasonThrottled, where+" was throttled by the cloud; retrying")
+		return ctrl.Result{RequeueAfter: rt.retryAfter()}, nil
+	case terraform.ReasonInterrupted:
+		return ctrl.Result{}, err
+	case terraform.ReasonAuth:
+		stall(obj, v1alpha1.ReasonAuthFailed, where+" failed: the cloud refused the credentials ("+te.Summary+"); fix the Provider's credentials Secret"+full)
+		return ctrl.Result{RequeueAfter: 4 * rt.retryAfter()}, nil
+	case terraform.ReasonNotFound:
+		stall(obj, v1alpha1.ReasonCloudNotFound, where+" failed: "+te.Summary+"; check the cloud id"+full)
+		return ctrl.Result{}, nil
+	case terraform.ReasonInvalidConfig, terraform.ReasonInvalidInput, terraform.ReasonUnknownAddress:
+		stall(obj, v1alpha1.ReasonInvalidConfiguration, where+" failed: "+te.Summary+"; fix the component or step parameters"+full)
+		return ctrl.Result{}, nil
+	case terraform.ReasonProviderCrashed:
+		stall(obj, v1alpha1.ReasonProviderCrashed, where+" failed: the provider crashed ("+te.Summary+"); retrying"+full)
+		return ctrl.Result{RequeueAfter: 4 * rt.retryAfter()}, nil
+	default:
+		stall(obj, v1alpha1.ReasonTerraformFailed, where+" failed: "+te.Summary+"; retrying"+full)
+		return ctrl.Result{RequeueAfter: 4 * rt.retryAfter()}, nil
+	}
+}
+
+func outputName(obj stepObject) string {
+	return fmt.Sprintf("%s-%s-output", strings.ToLower(kindOf(obj)), obj.GetName())
+}
+
+// workspace resolves obj's target and opens its workspace; a nil workspace
+// with a nil error means the caller should wait (result says how long).
+func (rt *Runtime) workspace(ctx context.Context, obj stepObject) (*Resolved, *terraform.Workspace, *ctrl.Result, error) {
+	res, err := rt.Resolver.Resolve(ctx, obj.GetNamespace(), obj.GetTarget())
+	if err != nil {
+		r, err := rt.fail(obj, "resolving the target", err)
+		return nil, nil, &r, err
+	}
+	running, err := rt.applyJobRunning(ctx, obj.GetNamespace(), res)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if running {
+		wait(obj, v1alpha1.ReasonWaitingForApply, fmt.Sprintf("%s %s/%s waits for terraform-controller's running apply Job %s of Configuration %s",
+			kindOf(obj), obj.GetNamespace(), obj.GetName(), res.ApplyJob, res.Configuration.Name))
+		return nil, nil, &ctrl.Result{RequeueAfter: rt.retryAfter()}, nil
+	}
+	if err := rt.progressing(ctx, obj, "running Terraform for Configuration "+res.Configuration.Name); err != nil {
+		return nil, nil, nil, err
+	}
+	ws, err := rt.Runner.Open(ctx, res.Target)
+	if err != nil {
+		var te *terraform.Error
+		if errors.As(err, &te) {
+			if saveErr := rt.saveOutput(ctx, obj, te.Output); saveErr != nil {
+				return nil, nil, nil, saveErr
+			}
+		}
+		r, err := rt.fail(obj, "terraform init", err)
+		return nil, nil, &r, err
+	}
+	return res, ws, nil, nil
+}
+
+func now() *metav1.Time { t := metav1.Now(); return &t }
+
+// kindOf names obj's kind (typed objects read from a cache carry no TypeMeta).
+func kindOf(obj stepObject) string {
+	switch obj.(type) {
+	case *v1alpha1.InfraImport:
+		return "InfraImport"
+	case *v1alpha1.InfraDrift:
+		return "InfraDrift"
+	case *v1alpha1.InfraApproval:
+		return "InfraApproval"
+	}
+	return fmt.Sprintf("%T", obj)
+}
