@@ -290,7 +290,8 @@ func render(resources []v1alpha1.ResourceChange, last string) string {
 				fmt.Fprintf(&entry, "    %s: %s -> %s\n", a.Path, a.Before, a.After)
 			}
 		}
-		if b.Len()+entry.Len()+len(last) > MaxDiffBytes {
+		// Keep room for the "... more" line and the footer.
+		if b.Len()+entry.Len()+len(last)+100 > MaxDiffBytes {
 			fmt.Fprintf(&b, "... and %d more resource(s); the full plan is in the run output.\n", len(resources)-i)
 			break
 		}
