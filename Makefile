@@ -16,7 +16,7 @@ PROVIDER_VERSION := 0.1.0
 MIRROR := $(BIN)/terraform-providers
 PROVIDER_DIR := $(MIRROR)/registry.terraform.io/vela-infra/mycloud/$(PROVIDER_VERSION)/linux_amd64
 
-TEST_TOOLS := etcd kube-apiserver terraform controller-gen
+TEST_TOOLS := etcd kube-apiserver terraform controller-gen helm vela vela-core
 CLUSTER_TOOLS := kube-controller-manager kube-scheduler kubelet kube-proxy kubectl
 KUBEVELA_TOOLS := vela vela-core terraform-controller
 ALL_TOOLS := $(TEST_TOOLS) $(CLUSTER_TOOLS) $(KUBEVELA_TOOLS) controller-gen helm
@@ -49,6 +49,9 @@ generate: ## Regenerate deepcopy code and CRDs from pkg/apis.
 	@./hack/build-tool.sh controller-gen
 	$(BIN)/controller-gen object paths=./pkg/apis/...
 	$(BIN)/controller-gen crd:maxDescLen=400 paths=./pkg/apis/... output:crd:artifacts:config=charts/vela-infra/crds
+	@./hack/build-tool.sh helm
+	go run ./hack/addongen
+	go generate ./definitions
 
 .PHONY: lint
 lint: ## gofmt, go vet, terraform fmt and generated files must be clean.
@@ -56,6 +59,8 @@ lint: ## gofmt, go vet, terraform fmt and generated files must be clean.
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>&1); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	TF_CLI_CONFIG_FILE=/dev/null $(BIN)/terraform fmt -check -recursive definitions/modules
+	$(BIN)/helm lint --strict charts/vela-infra
+	$(BIN)/helm template vela-infra charts/vela-infra --set 'namespaces={default}' > /dev/null
 
 .PHONY: test
 test: test-tools lint ## Unit, envtest and Terraform tests against real parts (the CI command).

@@ -78,6 +78,10 @@ func (r *Resolver) Resolve(ctx context.Context, namespace string, target v1alpha
 			namespace, target.ConfigurationName)
 	case err != nil && !apierrors.IsNotFound(err):
 		return nil, fmt.Errorf("get Configuration %s/%s: %w", namespace, target.ConfigurationName, err)
+	case !exists && r.ControllerNamespace != "":
+		return nil, stalled(v1alpha1.ReasonConfigurationNotFound,
+			"Configuration %s/%s does not exist yet, and terraform-controller runs with --controller-namespace, which keys its state by the Configuration's UID: deploy the component first",
+			namespace, target.ConfigurationName)
 	case !exists:
 		cfg = &tfv1beta2.Configuration{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: target.ConfigurationName}}
 	}

@@ -103,6 +103,10 @@ type InfraImportSpec struct {
 	Target Target `json:"target"`
 	// +kubebuilder:validation:MinItems=1
 	Resources []ImportResource `json:"resources"`
+	// Request is any token; a new value asks for a new run of an unchanged
+	// spec (the workflow step sets its step session id).
+	// +optional
+	Request string `json:"request,omitempty"`
 }
 
 // InfraImportStatus is the result of an import.
@@ -163,6 +167,10 @@ type InfraDriftSpec struct {
 	// Event and updating the drift gauge when drift appears or clears.
 	// +optional
 	Interval *metav1.Duration `json:"interval,omitempty"`
+	// Request is any token; a new value asks for a new run of an unchanged
+	// spec (the workflow step sets its step session id).
+	// +optional
+	Request string `json:"request,omitempty"`
 }
 
 // InfraDriftStatus is the result of a drift check.

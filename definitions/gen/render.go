@@ -1,0 +1,404 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strings"
+	"text/template"
+
+	"cuelang.org/go/cue/format"
+	"cuelang.org/go/cue/literal"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// definition is everything the templates below need for one component.
+type definition struct {
+	Name        string
+	Description string
+	Module      *module
+	Properties  []property
+}
+
+// property is one module variable as a component property.
+type property struct {
+	Name    string
+	CUEType string
+	Default string // CUE literal; empty when required
+	// Optional properties (maps) are declared "name?:" and get their default
+	// in the output: a CUE default of {} would accept any struct.
+	Optional  bool
+	Usage     string
+	TypeDoc   string
+	Sensitive bool
+	Checks    []check
+}
+
+// check is one render-time check: when Valid does not hold, rendering fails
+// at check.<property> with Message.
+type check struct {
+	Valid   string
+	Message string
+}
+
+func newDefinition(c component, m *module) (*definition, error) {
+	d := &definition{Name: "mycloud-" + c.Type, Description: c.Description, Module: m}
+	seen := map[string]bool{}
+	for _, v := range m.Variables {
+		seen[v.Name] = true
+		p := property{Name: v.Name, Usage: v.Description, Sensitive: v.Sensitive}
+		if strings.ContainsAny(v.Description, "\n\r") {
+			return nil, fmt.Errorf("%s: variable %q: the description must be one line (it becomes a +usage comment)", m.Path, v.Name)
+		}
+		var err error
+		if p.CUEType, p.TypeDoc, err = cueType(v.Type); err != nil {
+			return nil, fmt.Errorf("%s: variable %q: %w", m.Path, v.Name, err)
+		}
+		if v.HasDefault {
+			if p.Default, err = cueLiteral(v.Default); err != nil {
+				return nil, fmt.Errorf("%s: variable %q: default: %w", m.Path, v.Name, err)
+			}
+			if v.Type.IsMapType() {
+				if p.Default != "{}" {
+					return nil, fmt.Errorf("%s: variable %q: definitions/gen supports only {} as the default of a map", m.Path, v.Name)
+				}
+				p.Optional = true
+			}
+		}
+		r, ok := c.Rules[v.Name]
+		switch {
+		case !ok && len(v.ErrorMessages) > 0:
+			return nil, fmt.Errorf("%s: variable %q has a validation block but definitions/gen has no rule for it", m.Path, v.Name)
+		case !ok && v.Sensitive:
+			return nil, fmt.Errorf("%s: sensitive variable %q needs a rule in definitions/gen (the module cannot validate it)", m.Path, v.Name)
+		case ok && len(r.Valid) == 0:
+			return nil, fmt.Errorf("definitions/gen: the rule for %s.%s has no condition", c.Type, v.Name)
+		}
+		if ok {
+			msg := strings.Join(v.ErrorMessages, " ")
+			switch {
+			case r.Message != "" && msg != "":
+				return nil, fmt.Errorf("definitions/gen: the rule for %s.%s sets a message, but the module's validation already has one: %q", c.Type, v.Name, msg)
+			case r.Message != "":
+				msg = fmt.Sprintf("The %s %s.", v.Name, r.Message)
+			case msg == "":
+				return nil, fmt.Errorf("definitions/gen: the rule for %s.%s needs a message (the module has no validation for it)", c.Type, v.Name)
+			}
+			for _, cond := range r.Valid {
+				p.Checks = append(p.Checks, check{Valid: strings.ReplaceAll(cond, "{v}", "parameter."+v.Name), Message: msg})
+			}
+		}
+		d.Properties = append(d.Properties, p)
+	}
+	for name := range c.Rules {
+		if !seen[name] {
+			return nil, fmt.Errorf("definitions/gen: rule for %s.%s, but %s has no such variable", c.Type, name, m.Path)
+		}
+	}
+	for _, name := range []string{"writeConnectionSecretToRef", "providerRef", "deleteResource"} {
+		if seen[name] {
+			return nil, fmt.Errorf("%s: variable %q clashes with a property the definition adds", m.Path, name)
+		}
+	}
+	return d, nil
+}
+
+// cueType maps a Terraform type constraint to a CUE type and to the type
+// shown in the README.
+func cueType(t cty.Type) (cue, doc string, err error) {
+	switch {
+	case t == cty.String:
+		return "string", "string", nil
+	case t == cty.Number:
+		return "number", "number", nil
+	case t == cty.Bool:
+		return "bool", "bool", nil
+	case t.IsMapType() && t.ElementType() == cty.String:
+		return "{[string]: string}", "map of strings", nil
+	}
+	return "", "", fmt.Errorf("type %s has no CUE mapping in definitions/gen", t.FriendlyName())
+}
+
+// cueLiteral renders a default value as a CUE literal.
+func cueLiteral(v cty.Value) (string, error) {
+	if v.IsNull() || !v.IsKnown() {
+		return "", fmt.Errorf("null or unknown default")
+	}
+	t := v.Type()
+	switch {
+	case t == cty.String:
+		return literal.String.Quote(v.AsString()), nil
+	case t == cty.Number:
+		f := v.AsBigFloat()
+		if f.IsInt() {
+			i, _ := f.Int(nil)
+			return i.String(), nil
+		}
+		return f.Text('g', -1), nil
+	case t == cty.Bool:
+		if v.True() {
+			return "true", nil
+		}
+		return "false", nil
+	case t.IsObjectType() || t.IsMapType():
+		if v.LengthInt() == 0 {
+			return "{}", nil
+		}
+		var keys []string
+		m := v.AsValueMap()
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var parts []string
+		for _, k := range keys {
+			s, err := cueLiteral(m[k])
+			if err != nil {
+				return "", err
+			}
+			parts = append(parts, literal.Label.Quote(k)+": "+s)
+		}
+		return "{" + strings.Join(parts, ", ") + "}", nil
+	}
+	return "", fmt.Errorf("default of type %s has no CUE rendering in definitions/gen", t.FriendlyName())
+}
+
+// healthPolicy mirrors how KubeVela judges its own terraform components
+// (pkg/controller/core.oam.dev/v1beta1/application/apply.go, setStatus):
+// healthy when terraform-controller has observed the current generation and
+// the apply state is Available.
+const healthPolicy = `
+_generation: *0 | int
+if context.output.metadata.generation != _|_ {
+	_generation: context.output.metadata.generation
+}
+_observed: *0 | int
+if context.output.status.observedGeneration != _|_ {
+	_observed: context.output.status.observedGeneration
+}
+_state: *"" | string
+if context.output.status.apply.state != _|_ {
+	_state: context.output.status.apply.state
+}
+isHealth: _state == "Available" && (_observed == 0 || _observed >= _generation)
+`
+
+// customStatus carries terraform-controller's own words: "<state>: <message>".
+const customStatus = `
+_generation: *0 | int
+if context.output.metadata.generation != _|_ {
+	_generation: context.output.metadata.generation
+}
+_observed: *0 | int
+if context.output.status.observedGeneration != _|_ {
+	_observed: context.output.status.observedGeneration
+}
+_state: *"" | string
+if context.output.status.apply.state != _|_ {
+	_state: context.output.status.apply.state
+}
+_message: *"" | string
+if context.output.status.apply.message != _|_ {
+	_message: context.output.status.apply.message
+}
+if _state == "" || (_observed != 0 && _observed < _generation) {
+	message: "Waiting for terraform-controller to apply the Configuration"
+}
+if _state != "" && (_observed == 0 || _observed >= _generation) {
+	if _message == "" {
+		message: _state
+	}
+	if _message != "" {
+		message: "\(_state): \(_message)"
+	}
+}
+`
+
+const definitionTemplate = `// Code generated by definitions/gen from {{.Module.Path}}; DO NOT EDIT.
+// Change the module or definitions/gen, then run: go generate ./definitions
+
+{{quote .Name}}: {
+	type:        "component"
+	description: {{quote .Description}}
+	// Not the annotation type: "terraform": KubeVela would then render the
+	// component through its terraform schematic, which checks no property.
+	annotations: {
+		"category": "Terraform"
+	}
+	labels: {}
+	attributes: {
+		// Not workload.definition Configuration: vela show <file>.cue would
+		// then need a cluster to map the kind.
+		workload: type: "autodetects.core.oam.dev"
+		status: {
+			healthPolicy: {{multiline 3 healthPolicy}}
+			customStatus: {{multiline 3 customStatus}}
+		}
+	}
+}
+
+template: {
+	// A terraform-controller Configuration named after the component: the
+	// module's HCL, the properties as its variables, the mycloud Provider's
+	// credentials, and the module's outputs written to a Secret.
+	output: {
+		apiVersion: "terraform.core.oam.dev/v1beta2"
+		kind:       "Configuration"
+		metadata: name: context.name
+		spec: {
+			hcl: _module
+			variable: {
+{{- range .Properties}}
+{{- if .Optional}}
+				if parameter.{{.Name}} == _|_ {
+					{{.Name}}: {{.Default}}
+				}
+				if parameter.{{.Name}} != _|_ {
+					{{.Name}}: parameter.{{.Name}}
+				}
+{{- else}}
+				{{.Name}}: parameter.{{.Name}}
+{{- end}}
+{{- end}}
+			}
+			providerRef: {
+				name:      *"mycloud" | string
+				namespace: *"default" | string
+				if parameter.providerRef != _|_ {
+					name: parameter.providerRef.name
+					if parameter.providerRef.namespace != _|_ {
+						namespace: parameter.providerRef.namespace
+					}
+				}
+			}
+			writeConnectionSecretToRef: {
+				name:      *"\(context.name)-conn" | string
+				namespace: *context.namespace | string
+				if parameter.writeConnectionSecretToRef != _|_ {
+					name: parameter.writeConnectionSecretToRef.name
+					if parameter.writeConnectionSecretToRef.namespace != _|_ {
+						namespace: parameter.writeConnectionSecretToRef.namespace
+					}
+				}
+			}
+			deleteResource: parameter.deleteResource
+		}
+	}
+
+	// Render-time checks. A property that breaks a rule of the module's
+	// variable validation (or the cloud's password policy) fails rendering
+	// here, at check.<property>, with the module's message, before
+	// terraform-controller runs anything. A password is never echoed.
+	check: {
+{{- range .Properties}}
+{{- $p := .}}
+{{- if not .Default}}
+		if parameter.{{.Name}} == _|_ {
+			{{.Name}}: {{quote (printf "The %s is required." .Name)}} & false
+		}
+{{- end}}
+{{- range $i, $c := .Checks}}
+		{{guard $p $i}}if !({{$c.Valid}}) {
+			{{$p.Name}}: {{quote $c.Message}} & false
+		}{{unguard $p $i}}
+{{- end}}
+{{- end}}
+		if parameter.writeConnectionSecretToRef != _|_ {
+			if !(parameter.writeConnectionSecretToRef.name =~ "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$" && len(parameter.writeConnectionSecretToRef.name) <= 253) {
+				writeConnectionSecretToRef: name: "The writeConnectionSecretToRef.name must be a Secret name: lower-case letters, digits, '-' and '.', at most 253 characters." & false
+			}
+		}
+	}
+
+	parameter: close({
+{{- range .Properties}}
+{{- if .Optional}}
+		// +usage={{.Usage}} Default: {{.Default}}.
+		{{.Name}}?: {{.CUEType}}
+{{- else}}
+		// +usage={{.Usage}}
+		{{.Name}}: {{if .Default}}*{{.Default}} | {{end}}{{.CUEType}}
+{{- end}}
+{{- end}}
+		// +usage=Secret that receives the module's outputs ({{outputs .Module}}); default: <component name>-conn in the application's namespace
+		writeConnectionSecretToRef?: close({
+			// +usage=Name of the Secret
+			name: string
+			// +usage=Namespace of the Secret; default: the application's namespace
+			namespace?: string
+		})
+		// +usage=terraform-controller Provider with the mycloud credentials; default: mycloud in namespace default, which the addon terraform-mycloud installs
+		providerRef?: close({
+			// +usage=Name of the Provider
+			name: string
+			// +usage=Namespace of the Provider; default: default
+			namespace?: string
+		})
+		// +usage=Destroy the cloud resources when the component is deleted; false leaves them in the cloud
+		deleteResource: *true | bool
+	})
+
+	// {{.Module.Path}}, verbatim.
+	_module: {{multiline 2 .Module.HCL}}
+}
+`
+
+var funcs = template.FuncMap{
+	"quote":        literal.String.Quote,
+	"multiline":    rawMultiline,
+	"healthPolicy": func() string { return strings.Trim(healthPolicy, "\n") },
+	"customStatus": func() string { return strings.Trim(customStatus, "\n") },
+	"outputs": func(m *module) string {
+		var names []string
+		for _, o := range m.Outputs {
+			names = append(names, o.Name)
+		}
+		return strings.Join(names, ", ")
+	},
+	// A check after the first of a property runs only when the ones before
+	// it hold: guard opens the nested ifs, unguard closes them.
+	"guard": func(p property, i int) string {
+		var b strings.Builder
+		for _, c := range p.Checks[:i] {
+			b.WriteString("if " + c.Valid + " {\n")
+		}
+		return b.String()
+	},
+	"unguard": func(_ property, i int) string { return strings.Repeat("\n}", i) },
+}
+
+// rawMultiline renders s as a raw multi-line CUE string (#"""...."""#), its
+// lines indented by tabs, so CUE snippets and HCL read as they are written.
+// The value is s exactly, trailing newline included.
+func rawMultiline(tabs int, s string) (string, error) {
+	if strings.Contains(s, `"""#`) || strings.Contains(s, `\#`) {
+		return "", fmt.Errorf("text contains \"\"\"# or \\#, which a #\"\"\"...\"\"\"# string cannot hold")
+	}
+	indent := strings.Repeat("\t", tabs)
+	var b strings.Builder
+	b.WriteString("#\"\"\"\n")
+	for _, line := range strings.Split(s, "\n") {
+		if line != "" {
+			b.WriteString(indent + line)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString(indent + `"""#`)
+	return b.String(), nil
+}
+
+var defTmpl = template.Must(template.New("definition").Funcs(funcs).Parse(definitionTemplate))
+
+// renderDefinition returns the definition's .cue file, formatted as cue fmt
+// would.
+func renderDefinition(d *definition) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := defTmpl.Execute(&buf, d); err != nil {
+		return nil, err
+	}
+	out, err := format.Source(buf.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("format %s: %w\n%s", d.Name, err, buf.Bytes())
+	}
+	return out, nil
+}

@@ -1,0 +1,221 @@
+package definitions_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/vela-infra/vela-infra/pkg/mycloud/rules"
+)
+
+// TestRulesAgreeWithTheModules holds the definitions' render-time checks
+// against the modules' own validation blocks, evaluated by the real
+// Terraform CLI, for a table of values per variable. A definition must never
+// accept what its module rejects; it may reject what the module accepts
+// only when the cloud rejects it too (pkg/mycloud/rules), as for a CIDR
+// with a leading zero, which Terraform 1.5's cidrnetmask accepts.
+// Passwords, which the modules leave unvalidated, are held against the
+// cloud's password policy instead.
+func TestRulesAgreeWithTheModules(t *testing.T) {
+	t.Parallel()
+	long := func(n int) string { return "a" + strings.Repeat("b", n-1) }
+	names := []any{"main", "a1", "a-b-9", long(63), "a", "1abc", "abc-", "ab_c", "Abc", long(64), ""}
+	cloudName := func(v any) bool { return rules.Name(v.(string)) == nil }
+	samples := map[string]map[string]struct {
+		values []any
+		// cloud is the cloud's verdict, where pkg/mycloud/rules has one.
+		cloud func(any) bool
+	}{
+		"vpc": {
+			"name": {names, cloudName},
+			"cidr": {[]any{"10.0.0.0/16", "192.168.0.0/28", "172.16.0.0/20", "10.0.0.1/16", "8.8.8.0/24", "10.0.0.0/15", "10.0.0.0/29",
+				"010.0.0.0/16", "10.0.0/16", "256.0.0.0/16", "fd00::/16", "10.0.0.0", "10.0.0.0/16 ", "ten"},
+				func(v any) bool { return rules.VPCCIDR(v.(string)) == nil }},
+		},
+		"subnet": {
+			"name":   {names, cloudName},
+			"vpc_id": {[]any{"vpc-1a2b", "vpc-0", "vpc-", "subnet-1a2b", "vpc-ABC", "vpc-a_b"}, func(v any) bool { return rules.ID("vpc-", v.(string)) == nil }},
+			"cidr": {[]any{"10.0.1.0/24", "10.0.1.0/29", "10.0.0.0/16", "10.0.1.0/30", "10.0.0.0/15", "10.00.1.0/24", "10.0.1.0/33"},
+				func(v any) bool { return rules.SubnetCIDR(v.(string)) == nil }},
+			"zone": {[]any{"zone-a", "zone-z", "zone-ab", "zone-1", "Zone-a", ""}, func(v any) bool { return rules.Zone(v.(string)) == nil }},
+		},
+		"mysql": {
+			"name":           {names, cloudName},
+			"subnet_id":      {[]any{"subnet-1a2b", "subnet-", "vpc-1a2b", "subnet-A"}, func(v any) bool { return rules.ID("subnet-", v.(string)) == nil }},
+			"engine_version": {[]any{"5.7", "8.0", "8", "9.0", ""}, nil},
+			"instance_class": {[]any{"db.small", "db.medium", "db.large", "db.huge", "small"}, nil},
+			"storage_gib":    {[]any{20, 100, 16384, 19, 16385, 20.5, 0, -20}, nil},
+		},
+		"redis": {
+			"name":          {names, cloudName},
+			"redis_version": {[]any{"6.2", "7.0", "7", "5.0"}, nil},
+			"memory_mib":    {[]any{256, 1024, 65536, 255, 300, 65792, 256.5, 0}, nil},
+		},
+		"bucket": {
+			"name": {[]any{"abc", "a.b", "a-b.c", "assets.shop-1", long(63), "ab", "a..b", ".ab", "ab.", "ab-", "Abc", "a_b", long(64)},
+				func(v any) bool { return rules.BucketName(v.(string)) == nil }},
+			"acl": {[]any{"private", "public-read", "public", ""}, nil},
+		},
+	}
+	good := map[string]map[string]any{
+		"vpc":    {"name": "main", "cidr": "10.0.0.0/16"},
+		"subnet": {"name": "app", "vpc_id": "vpc-1a2b", "cidr": "10.0.1.0/24"},
+		"mysql":  {"name": "orders", "subnet_id": "subnet-1a2b", "admin_password": "Orders-Passw0rd"},
+		"redis":  {"name": "cache", "subnet_id": "subnet-1a2b", "password": "Cache-Passw0rd"},
+		"bucket": {"name": "assets"},
+	}
+	defs := repoPath(t, componentsDir)
+	for typ, vars := range samples {
+		tf := newVariablesWorkspace(t, typ)
+		for variable, s := range vars {
+			for _, value := range s.values {
+				props := map[string]any{}
+				for k, v := range good[typ] {
+					props[k] = v
+				}
+				props[variable] = value
+				t.Run(fmt.Sprintf("%s %s=%q", typ, variable, fmt.Sprint(value)), func(t *testing.T) {
+					t.Parallel()
+					moduleOK := tf.accepts(t, props, variable)
+					_, err := dryRun(t, defs, app(t, typ, props))
+					if err != nil && !strings.Contains(err.Error(), "check."+variable+":") {
+						t.Fatalf("the definition fails, but not at check.%s: %v", variable, err)
+					}
+					switch cueOK := err == nil; {
+					case cueOK && !moduleOK:
+						t.Errorf("the definition accepts what the module's validation rejects")
+					case !cueOK && moduleOK && (s.cloud == nil || s.cloud(value)):
+						t.Errorf("the definition rejects what the module (and the cloud) accept: %v", err)
+					}
+				})
+			}
+		}
+	}
+
+	// The passwords: the cloud's policy, in bytes, and Unicode classes.
+	for _, pw := range []string{"Orders-Passw0rd", "Abcdefghijk1", "ÄÖÜäöü12", "Äbcdefghij1", "Aa1" + strings.Repeat("x", 125),
+		"Abcdefghij1", "abcdefghijk1", "ABCDEFGHIJK1", "Abcdefghijkl", "Aa1" + strings.Repeat("x", 126), "", "ÄÖÜäöü1"} {
+		for typ, variable := range map[string]string{"mysql": "admin_password", "redis": "password"} {
+			props := map[string]any{}
+			for k, v := range good[typ] {
+				props[k] = v
+			}
+			props[variable] = pw
+			t.Run(fmt.Sprintf("%s %s of %d bytes", typ, variable, len(pw)), func(t *testing.T) {
+				t.Parallel()
+				_, err := dryRun(t, defs, app(t, typ, props))
+				if err != nil && !strings.Contains(err.Error(), "check."+variable+":") {
+					t.Fatalf("fails, but not at check.%s: %v", variable, err)
+				}
+				if cueOK, cloudOK := err == nil, rules.Password(pw) == nil; cueOK != cloudOK {
+					t.Errorf("the definition accepts it: %v; the cloud's password policy: %v", cueOK, cloudOK)
+				}
+			})
+		}
+	}
+}
+
+// variablesWorkspace is a Terraform working directory with only the
+// variable blocks of a module, taken verbatim from its main.tf: `terraform
+// plan` evaluates their validation without a provider or a cloud.
+type variablesWorkspace struct {
+	dir       string
+	terraform string
+	env       []string
+	// lines maps a variable to the first and last line of its block in
+	// variables.tf.
+	lines map[string][2]int
+}
+
+func newVariablesWorkspace(t *testing.T, typ string) *variablesWorkspace {
+	t.Helper()
+	terraform := repoPath(t, "bin/terraform")
+	if _, err := os.Stat(terraform); err != nil {
+		t.Fatalf("terraform not found at %s: run make tools", terraform)
+	}
+	src := []byte(module(t, typ))
+	f, diags := hclparse.NewParser().ParseHCL(src, "main.tf")
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	w := &variablesWorkspace{dir: t.TempDir(), terraform: terraform, lines: map[string][2]int{}}
+	var vars []string
+	line := 1
+	for _, b := range f.Body.(*hclsyntax.Body).Blocks {
+		if b.Type == "variable" {
+			text := string(b.Range().SliceBytes(src))
+			n := strings.Count(text, "\n")
+			w.lines[b.Labels[0]] = [2]int{line, line + n}
+			line += n + 2 // the block, then a blank line
+			vars = append(vars, text)
+		}
+	}
+	rc := filepath.Join(w.dir, "terraformrc")
+	if err := os.WriteFile(rc, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(w.dir, "variables.tf"), []byte(strings.Join(vars, "\n\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1")
+	if out, err := w.run("init", "-input=false", "-backend=false"); err != nil {
+		t.Fatalf("terraform init: %v\n%s", err, out)
+	}
+	return w
+}
+
+func (w *variablesWorkspace) run(args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, w.terraform, args...)
+	cmd.Dir = w.dir
+	cmd.Env = w.env
+	return cmd.CombinedOutput()
+}
+
+// accepts runs terraform plan with props as variables and reports whether
+// the validation of variable passed: an error inside its block (the
+// validation failed, or its condition could not be evaluated) rejects the
+// value; any other error fails the test.
+func (w *variablesWorkspace) accepts(t *testing.T, props map[string]any, variable string) bool {
+	t.Helper()
+	args := []string{"plan", "-input=false", "-json", "-refresh=false", "-lock=false"}
+	for k, v := range props {
+		args = append(args, "-var", fmt.Sprintf("%s=%v", k, v))
+	}
+	out, _ := w.run(args...)
+	ok := true
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var line struct {
+			Diagnostic *struct {
+				Severity, Summary, Detail string
+				Range                     *struct {
+					Filename string
+					Start    struct{ Line int }
+				}
+			}
+		}
+		if json.Unmarshal(sc.Bytes(), &line) != nil || line.Diagnostic == nil || line.Diagnostic.Severity != "error" {
+			continue
+		}
+		d := line.Diagnostic
+		block := w.lines[variable]
+		if d.Range == nil || d.Range.Filename != "variables.tf" || d.Range.Start.Line < block[0] || d.Range.Start.Line > block[1] {
+			t.Fatalf("terraform plan %v: error %q outside variable %q: %s", props, d.Summary, variable, d.Detail)
+		}
+		ok = false
+	}
+	return ok
+}
