@@ -40,9 +40,10 @@ test-tools: ## Build the tools `make test` needs.
 .PHONY: build
 build: ## Build the project's binaries into bin/.
 	go build -o $(BIN)/mycloud ./cmd/mycloud
+	go build -o $(BIN)/step-runner ./cmd/step-runner
 	go build -ldflags "-X main.version=$(PROVIDER_VERSION)" -o $(PROVIDER_DIR)/terraform-provider-mycloud_v$(PROVIDER_VERSION) ./cmd/terraform-provider-mycloud
 	@printf 'provider_installation {\n  filesystem_mirror {\n    path    = "%s"\n    include = ["registry.terraform.io/vela-infra/*"]\n  }\n  direct {\n    exclude = ["registry.terraform.io/vela-infra/*"]\n  }\n}\n' "$(MIRROR)" > $(BIN)/terraformrc
-	@echo "==> bin/mycloud, provider mirror in bin/terraform-providers, CLI config bin/terraformrc"
+	@echo "==> bin/mycloud, bin/step-runner, provider mirror in bin/terraform-providers, CLI config bin/terraformrc"
 
 .PHONY: generate
 generate: ## Regenerate deepcopy code and CRDs from pkg/apis.
@@ -72,8 +73,8 @@ mycloud: build ## Run mycloud in the foreground on 127.0.0.1:8480 (keys from the
 	  $(BIN)/mycloud -addr 127.0.0.1:8480 -data-dir .demo/mycloud -access-key demo-access-key -log-format text
 
 .PHONY: demo
-demo: test-tools build ## The walkthrough on the embedded default cloud (see README).
-	./hack/demo.sh
+demo: test-tools build ## Import, drift and approval through vela on the embedded default cloud (KEEP=1 keeps it up).
+	go run ./hack/demo
 
 .PHONY: clean
 clean: ## Remove bin/ and demo state (the tool cache stays).

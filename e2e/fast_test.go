@@ -10,8 +10,6 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -22,28 +20,17 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	crossplane "github.com/oam-dev/terraform-controller/api/types/crossplane-runtime"
-	tfv1beta1 "github.com/oam-dev/terraform-controller/api/v1beta1"
-
 	"github.com/vela-infra/vela-infra/pkg/mycloud/mycloudtest"
 	"github.com/vela-infra/vela-infra/pkg/testenv"
 )
 
 var (
-	env        *testenv.Env
-	kubeconfig string
-	root       string
-	procs      []*exec.Cmd
-	procLogs   = map[string]*bytes.Buffer{}
-	setupOnce  sync.Once
-	setupErr   error
-	cloud      *mycloudtest.Cloud
+	env       *testenv.Env
+	root      string
+	stack     *testenv.Stack
+	setupOnce sync.Once
+	setupErr  error
+	cloud     *mycloudtest.Cloud
 )
 
 func TestMain(m *testing.M) {
@@ -58,15 +45,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
-	for _, p := range procs {
-		_ = p.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = p.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = p.Process.Kill()
-		}
+	if stack != nil {
+		stack.Stop()
 	}
 	_ = env.Stop()
 	os.Exit(code)
@@ -82,94 +62,33 @@ func bin(t *testing.T, name string) string {
 	return p
 }
 
-// start runs a long-lived process for the whole package.
-func start(name string, args []string, extraEnv ...string) error {
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+kubeconfig), extraEnv...)
-	buf := &bytes.Buffer{}
-	cmd.Stdout, cmd.Stderr = buf, buf
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", name, err)
-	}
-	procs = append(procs, cmd)
-	procLogs[name] = buf
-	return nil
-}
-
-// setup starts mycloud, vela-core and the step-runner, and applies the
-// definitions and the mycloud Provider, once.
+// setup starts mycloud and the stack (vela-core, the step-runner binary
+// built from this checkout, the definitions, the mycloud Provider), once.
 func setup(t *testing.T) {
 	t.Helper()
-	setupOnce.Do(func() { setupErr = doSetup(t) })
+	setupOnce.Do(func() {
+		cloud = mycloudtest.Start(&packageTB{T: t}, mycloudtest.Options{CreateDelay: 200 * time.Millisecond, Seed: filepath.Join(root, "e2e", "testdata", "mycloud-seed.yaml")})
+		dir, err := os.MkdirTemp("", "vela-infra-e2e-")
+		if err != nil {
+			setupErr = err
+			return
+		}
+		stepRunner := filepath.Join(dir, "step-runner")
+		build := exec.Command("go", "build", "-o", stepRunner, "./cmd/step-runner")
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			setupErr = fmt.Errorf("build step-runner: %v\n%s", err, out)
+			return
+		}
+		stack, setupErr = testenv.StartStack(env, root, testenv.StackOptions{
+			VelaCore: bin(t, "vela-core"), Vela: bin(t, "vela"), StepRunner: stepRunner, Terraform: bin(t, "terraform"),
+			TerraformCLIConfig: mycloudtest.CLIConfig(t),
+			Endpoint:           cloud.URL, AccessKey: mycloudtest.AccessKey, SecretKey: mycloudtest.SecretKey,
+		})
+	})
 	if setupErr != nil {
 		t.Fatal(setupErr)
 	}
-}
-
-func doSetup(t *testing.T) error {
-	dir, err := os.MkdirTemp("", "vela-infra-e2e-")
-	if err != nil {
-		return err
-	}
-	kubeconfig = filepath.Join(dir, "kubeconfig")
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["envtest"] = &clientcmdapi.Cluster{Server: env.Config.Host, CertificateAuthorityData: env.Config.CAData}
-	cfg.AuthInfos["envtest"] = &clientcmdapi.AuthInfo{ClientCertificateData: env.Config.CertData, ClientKeyData: env.Config.KeyData}
-	cfg.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "envtest", Namespace: "default"}
-	cfg.CurrentContext = "envtest"
-	if err := clientcmd.WriteToFile(*cfg, kubeconfig); err != nil {
-		return err
-	}
-	c := k8s(t)
-	ctx := context.Background()
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "vela-system"}}); err != nil {
-		return err
-	}
-
-	// mycloud lives as long as the package's tests.
-	cloud = mycloudtest.Start(&packageTB{T: t}, mycloudtest.Options{CreateDelay: 200 * time.Millisecond})
-
-	stepRunner := filepath.Join(dir, "step-runner")
-	build := exec.Command("go", "build", "-o", stepRunner, "./cmd/step-runner")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("build step-runner: %v\n%s", err, out)
-	}
-	if err := start("vela-core", []string{bin(t, "vela-core"), "--use-webhook=false", "--metrics-addr=0", "--health-addr=127.0.0.1:0", "--enable-leader-election=false"}); err != nil {
-		return err
-	}
-	if err := start("step-runner", []string{stepRunner,
-		"--terraform", bin(t, "terraform"), "--terraform-cli-config", mycloudtest.CLIConfig(t),
-		"--work-dir", filepath.Join(dir, "ws"), "--plugin-cache-dir", filepath.Join(dir, "plugins"),
-		"--backend-kubeconfig", kubeconfig, "--metrics-bind-address", "0", "--health-probe-bind-address", "127.0.0.1:0",
-	}); err != nil {
-		return err
-	}
-
-	// The mycloud Provider and credentials, as the terraform-mycloud addon
-	// installs them.
-	creds := fmt.Sprintf("MYCLOUD_ENDPOINT: %s\nMYCLOUD_ACCESS_KEY: %s\nMYCLOUD_SECRET_KEY: %s\n", cloud.URL, mycloudtest.AccessKey, mycloudtest.SecretKey)
-	if err := c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "mycloud-credentials"}, StringData: map[string]string{"credentials": creds}}); err != nil {
-		return err
-	}
-	if err := c.Create(ctx, &tfv1beta1.Provider{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "mycloud"},
-		Spec: tfv1beta1.ProviderSpec{Provider: "custom", Credentials: tfv1beta1.ProviderCredentials{
-			Source:    crossplane.CredentialsSourceSecret,
-			SecretRef: &crossplane.SecretKeySelector{SecretReference: crossplane.SecretReference{Namespace: "default", Name: "mycloud-credentials"}, Key: "credentials"},
-		}},
-	}); err != nil {
-		return err
-	}
-
-	defs, _ := filepath.Glob(filepath.Join(root, "definitions", "workflowsteps", "*.cue"))
-	comps, _ := filepath.Glob(filepath.Join(root, "definitions", "components", "*.cue"))
-	for _, def := range append(defs, comps...) {
-		if out, err := vela(t, "def", "apply", def); err != nil {
-			return fmt.Errorf("vela def apply %s: %v\n%s", def, err, out)
-		}
-	}
-	return nil
 }
 
 // packageTB lets package-lifetime helpers fail the first test that uses
@@ -182,22 +101,10 @@ func (p *packageTB) TempDir() string {
 	return d
 }
 
-func k8s(t *testing.T) client.Client {
-	t.Helper()
-	c, err := client.New(env.Config, client.Options{Scheme: env.Scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 // vela runs the real vela CLI against the test cluster.
 func vela(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.Command(bin(t, "vela"), args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return stack.Vela(bin(t, "vela"), args...)
 }
 
 // eventually runs vela args until the output contains want.
@@ -213,19 +120,16 @@ func eventually(t *testing.T, timeout time.Duration, want string, args ...string
 		time.Sleep(time.Second)
 	}
 	t.Fatalf("vela %s never showed %q; last output:\n%s\nstep-runner log tail:\n%s\nvela-core log tail:\n%s",
-		strings.Join(args, " "), want, out, tailOf(procLogs["step-runner"]), tailOf(procLogs["vela-core"]))
+		strings.Join(args, " "), want, out, stack.LogTail("step-runner", 3000), stack.LogTail("vela-core", 3000))
 	return ""
 }
 
-func tailOf(b *bytes.Buffer) string {
-	if b == nil {
-		return ""
+// upFile runs vela up on an example application of e2e/testdata.
+func upFile(t *testing.T, name string) {
+	t.Helper()
+	if out, err := vela(t, "up", "-f", filepath.Join(root, "e2e", "testdata", name)); err != nil {
+		t.Fatalf("vela up %s: %v\n%s", name, err, out)
 	}
-	s := b.String()
-	if len(s) > 3000 {
-		s = s[len(s)-3000:]
-	}
-	return s
 }
 
 func up(t *testing.T, name, yaml string) {
@@ -241,28 +145,7 @@ func up(t *testing.T, name, yaml string) {
 
 func TestApproveHoldsTheDiffAndAppliesOnResume(t *testing.T) {
 	setup(t)
-	up(t, "assets", `apiVersion: core.oam.dev/v1beta1
-kind: Application
-metadata:
-  name: assets
-spec:
-  components:
-    - name: assets-bucket
-      type: mycloud-bucket
-      properties:
-        name: team-assets
-        acl: private
-  workflow:
-    steps:
-      - name: plan
-        type: infra-plan
-        properties:
-          component: assets-bucket
-      - name: approve
-        type: infra-approve
-        properties:
-          component: assets-bucket
-`)
+	upFile(t, "assets.yaml")
 	status := eventually(t, 3*time.Minute, "suspending", "status", "assets")
 	for _, want := range []string{"+ mycloud_bucket.this (create)", `name = "team-assets"`, "awaits approval"} {
 		if !strings.Contains(status, want) {
@@ -323,37 +206,8 @@ spec:
 
 func TestImportThenDriftThroughWorkflowSteps(t *testing.T) {
 	setup(t)
-	cloud.MustAdmin(http.MethodPost, "seed", map[string]any{
-		"vpcs": []map[string]any{{"id": "vpc-legacy01", "name": "legacy-network", "cidr": "10.40.0.0/16", "tags": map[string]string{"owner": "ops"}}},
-	}, nil)
 	posts := cloud.CountRequests(http.MethodPost, "/v1/vpcs")
-	up(t, "network", `apiVersion: core.oam.dev/v1beta1
-kind: Application
-metadata:
-  name: network
-spec:
-  components:
-    - name: network
-      type: mycloud-vpc
-      properties:
-        name: legacy-network
-        cidr: 10.40.0.0/16
-        tags:
-          owner: ops
-  workflow:
-    steps:
-      - name: adopt
-        type: infra-import
-        properties:
-          component: network
-          resources:
-            - address: mycloud_vpc.this
-              id: vpc-legacy01
-      - name: drift
-        type: infra-drift
-        properties:
-          component: network
-`)
+	upFile(t, "network.yaml")
 	status := eventually(t, 3*time.Minute, "has no drift", "status", "network")
 	t.Logf("vela status after infra-import and infra-drift:\n%s", status)
 	if !strings.Contains(status, "adopted 1 resource") {

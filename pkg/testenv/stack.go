@@ -1,0 +1,170 @@
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	crossplane "github.com/oam-dev/terraform-controller/api/types/crossplane-runtime"
+	tfv1beta1 "github.com/oam-dev/terraform-controller/api/v1beta1"
+)
+
+// Stack is KubeVela on a test API server: the real vela-core and the real
+// step-runner binary running against it, the project's definitions applied
+// with the real vela CLI, and a mycloud Provider. terraform-controller's
+// Job pods cannot run here (there is no kubelet); the infra-* steps run.
+type Stack struct {
+	Env        *Env
+	Kubeconfig string
+	Dir        string
+	procs      []*exec.Cmd
+	mu         sync.Mutex
+	logs       map[string]*bytes.Buffer
+}
+
+// StackOptions are the binaries and the cloud of a stack.
+type StackOptions struct {
+	VelaCore, Vela, StepRunner, Terraform string
+	// TerraformCLIConfig installs the mycloud provider from its mirror.
+	TerraformCLIConfig string
+	// Cloud endpoint and keys the mycloud Provider is given.
+	Endpoint, AccessKey, SecretKey string
+}
+
+// StartStack starts vela-core and the step-runner against env and applies
+// the definitions found under root.
+func StartStack(env *Env, root string, o StackOptions) (*Stack, error) {
+	dir, err := os.MkdirTemp("", "vela-infra-stack-")
+	if err != nil {
+		return nil, err
+	}
+	s := &Stack{Env: env, Dir: dir, Kubeconfig: filepath.Join(dir, "kubeconfig"), logs: map[string]*bytes.Buffer{}}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["local"] = &clientcmdapi.Cluster{Server: env.Config.Host, CertificateAuthorityData: env.Config.CAData}
+	cfg.AuthInfos["local"] = &clientcmdapi.AuthInfo{ClientCertificateData: env.Config.CertData, ClientKeyData: env.Config.KeyData}
+	cfg.Contexts["local"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "local", Namespace: "default"}
+	cfg.CurrentContext = "local"
+	if err := clientcmd.WriteToFile(*cfg, s.Kubeconfig); err != nil {
+		return nil, err
+	}
+	c, err := client.New(env.Config, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "vela-system"}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, err
+	}
+	if err := s.start("vela-core", o.VelaCore, "--use-webhook=false", "--metrics-addr=0", "--health-addr=127.0.0.1:0", "--enable-leader-election=false"); err != nil {
+		return nil, err
+	}
+	if err := s.start("step-runner", o.StepRunner,
+		"--terraform", o.Terraform, "--terraform-cli-config", o.TerraformCLIConfig,
+		"--work-dir", filepath.Join(dir, "workspaces"), "--plugin-cache-dir", filepath.Join(dir, "plugins"),
+		"--backend-kubeconfig", s.Kubeconfig, "--metrics-bind-address", "0", "--health-probe-bind-address", "127.0.0.1:0"); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	// The mycloud Provider and its credentials, as terraform-mycloud installs them.
+	creds := fmt.Sprintf("MYCLOUD_ENDPOINT: %s\nMYCLOUD_ACCESS_KEY: %s\nMYCLOUD_SECRET_KEY: %s\n", o.Endpoint, o.AccessKey, o.SecretKey)
+	objs := []client.Object{
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "mycloud-credentials"}, StringData: map[string]string{"credentials": creds}},
+		&tfv1beta1.Provider{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "mycloud"},
+			Spec: tfv1beta1.ProviderSpec{Provider: "custom", Credentials: tfv1beta1.ProviderCredentials{
+				Source:    crossplane.CredentialsSourceSecret,
+				SecretRef: &crossplane.SecretKeySelector{SecretReference: crossplane.SecretReference{Namespace: "default", Name: "mycloud-credentials"}, Key: "credentials"},
+			}},
+		},
+	}
+	for _, obj := range objs {
+		if err := c.Create(ctx, obj); err != nil {
+			s.Stop()
+			return nil, err
+		}
+	}
+	defs, _ := filepath.Glob(filepath.Join(root, "definitions", "workflowsteps", "*.cue"))
+	comps, _ := filepath.Glob(filepath.Join(root, "definitions", "components", "*.cue"))
+	for _, def := range append(defs, comps...) {
+		if out, err := s.Vela(o.Vela, "def", "apply", def); err != nil {
+			s.Stop()
+			return nil, fmt.Errorf("vela def apply %s: %v\n%s", def, err, out)
+		}
+	}
+	return s, nil
+}
+
+func (s *Stack) start(name, bin string, args ...string) error {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+s.Kubeconfig)
+	buf := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = &lockedWriter{mu: &s.mu, w: buf}, &lockedWriter{mu: &s.mu, w: buf}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	s.procs = append(s.procs, cmd)
+	s.logs[name] = buf
+	return nil
+}
+
+// Vela runs the vela CLI against the stack.
+func (s *Stack) Vela(bin string, args ...string) (string, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+s.Kubeconfig)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// LogTail returns the last n bytes a process printed.
+func (s *Stack) LogTail(name string, n int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.logs[name]
+	if b == nil {
+		return ""
+	}
+	out := b.String()
+	if len(out) > n {
+		out = out[len(out)-n:]
+	}
+	return out
+}
+
+// Stop interrupts the processes (the step-runner lets Terraform release its
+// lock) and kills what has not stopped after 10s.
+func (s *Stack) Stop() {
+	for _, p := range s.procs {
+		_ = p.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func(p *exec.Cmd) { _ = p.Wait(); close(done) }(p)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = p.Process.Kill()
+		}
+	}
+	s.procs = nil
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
