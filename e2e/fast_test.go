@@ -225,3 +225,133 @@ func TestImportThenDriftThroughWorkflowSteps(t *testing.T) {
 	status = eventually(t, 3*time.Minute, `tags.owner: "ops" -> "someone-else"`, "status", "network")
 	t.Logf("vela status after an out-of-band edit:\n%s", status)
 }
+
+// TestStaleApprovalAppliesNothing: the cloud changes after the diff was
+// shown; resuming applies nothing and the step shows the new plan.
+func TestStaleApprovalAppliesNothing(t *testing.T) {
+	setup(t)
+	app := func(acl string) string {
+		return `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata:
+  name: stale
+spec:
+  components:
+    - name: stale-bucket
+      type: mycloud-bucket
+      properties:
+        name: stale-assets
+        acl: ` + acl + `
+  workflow:
+    steps:
+      - name: plan
+        type: infra-plan
+        properties:
+          component: stale-bucket
+      - name: approve
+        type: infra-approve
+        properties:
+          component: stale-bucket
+`
+	}
+	up(t, "stale", app("private"))
+	eventually(t, 3*time.Minute, "suspending", "status", "stale")
+	if out, err := vela(t, "workflow", "resume", "stale"); err != nil {
+		t.Fatalf("vela workflow resume: %v\n%s", err, out)
+	}
+	eventually(t, 3*time.Minute, "applied the approved plan", "status", "stale")
+
+	// A change to show: public-read. While it waits, someone turns on
+	// versioning in the console.
+	up(t, "stale", app("public-read"))
+	status := eventually(t, 3*time.Minute, `acl: "private" -> "public-read"`, "status", "stale")
+	eventually(t, time.Minute, "suspending", "status", "stale")
+	var id string
+	for _, r := range cloud.Requests() {
+		if r.Method == http.MethodGet && strings.HasPrefix(r.Path, "/v1/buckets/bucket-") {
+			id = strings.TrimPrefix(r.Path, "/v1/buckets/")
+		}
+	}
+	cloud.MustAdmin(http.MethodPatch, "resources/buckets/"+id, map[string]any{"versioning": true}, nil)
+	patches := cloud.CountRequests(http.MethodPatch, "/v1/buckets")
+	if out, err := vela(t, "workflow", "resume", "stale"); err != nil {
+		t.Fatalf("vela workflow resume: %v\n%s", err, out)
+	}
+	status = eventually(t, 3*time.Minute, "changed since plan", "status", "stale")
+	for _, want := range []string{"nothing was applied", "versioning: true -> false", "vela workflow restart stale"} {
+		if !strings.Contains(status, want) {
+			t.Errorf("vela status lacks %q:\n%s", want, status)
+		}
+	}
+	if n := cloud.CountRequests(http.MethodPatch, "/v1/buckets"); n != patches {
+		t.Fatalf("a stale approval changed the bucket (%d PATCH calls)", n-patches)
+	}
+}
+
+// TestImportThatWouldReplaceFailsTheStep: the component's name differs from
+// the existing bucket's (an immutable attribute), so importing would lead to
+// a replacement: the step fails and nothing is deleted.
+func TestImportThatWouldReplaceFailsTheStep(t *testing.T) {
+	setup(t)
+	up(t, "legacy", `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata:
+  name: legacy
+spec:
+  components:
+    - name: legacy-bucket
+      type: mycloud-bucket
+      properties:
+        name: renamed-assets
+  workflow:
+    steps:
+      - name: adopt
+        type: infra-import
+        properties:
+          component: legacy-bucket
+          resources:
+            - address: mycloud_bucket.this
+              id: bucket-legacy01
+`)
+	status := eventually(t, 3*time.Minute, "phase: failed", "status", "legacy")
+	for _, want := range []string{"refused", "replace mycloud_bucket.this", "state is unchanged"} {
+		if !strings.Contains(status, want) {
+			t.Errorf("vela status lacks %q:\n%s", want, status)
+		}
+	}
+	if n := cloud.CountRequests(http.MethodDelete, "/v1/buckets"); n != 0 {
+		t.Fatalf("a refused import deleted %d buckets", n)
+	}
+}
+
+// TestBadPropertiesAreRejectedNamingTheProperty: a component property
+// that breaks the module's rules fails before anything runs.
+func TestBadPropertiesAreRejectedNamingTheProperty(t *testing.T) {
+	setup(t)
+	before := len(cloud.Requests())
+	up(t, "badcidr", `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata:
+  name: badcidr
+spec:
+  components:
+    - name: badcidr
+      type: mycloud-vpc
+      properties:
+        name: bad
+        cidr: 10.0.0.0/8
+  workflow:
+    steps:
+      - name: drift
+        type: infra-drift
+        properties:
+          component: badcidr
+`)
+	status := eventually(t, 2*time.Minute, "cidr", "status", "badcidr")
+	if !strings.Contains(status, "prefix length from /16 to /28") {
+		t.Errorf("vela status does not say what is wrong with cidr:\n%s", status)
+	}
+	if n := len(cloud.Requests()); n != before {
+		t.Fatalf("bad properties reached the cloud: %d requests", n-before)
+	}
+}

@@ -79,6 +79,9 @@ func (r *ApprovalReconciler) run(ctx context.Context, obj *v1alpha1.InfraApprova
 	target := "Configuration " + obj.Namespace + "/" + res.Configuration.Name
 	hash := res.Hash()
 	approval := obj.Spec.Approval
+	if approval != nil && approval.Request != obj.Spec.Request {
+		approval = nil // given for an earlier request: not for this plan
+	}
 	if approval == nil || obj.Status.Plan == nil || obj.Status.TargetHash != hash {
 		if err := r.plan(ctx, obj, ws, hash); err != nil {
 			return r.fail(obj, "planning", err)

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"fmt"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -42,15 +43,27 @@ type Options struct {
 	ControllerNamespace string
 	BackendKubeconfig   string
 	MaxConcurrent       int
+	// RetryAfter is the wait before looking again at a transient failure
+	// (default 15s; stalls caused outside the object wait 4x as long).
+	RetryAfter time.Duration
 }
 
 // Setup registers the three step reconcilers and the drift gauge.
 func Setup(mgr ctrl.Manager, o Options) error {
+	// The resolver reads Configurations, Providers and Secrets live: a
+	// Configuration created just before its step-run object must not look
+	// missing through a lagging cache, and a few reads per run cost less
+	// than caching every Configuration in the cluster.
+	live, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
+	if err != nil {
+		return fmt.Errorf("create API client: %w", err)
+	}
 	rt := &Runtime{
-		Client:   mgr.GetClient(),
-		Resolver: &Resolver{Client: mgr.GetClient(), ControllerNamespace: o.ControllerNamespace, BackendKubeconfig: o.BackendKubeconfig},
-		Runner:   o.Runner,
-		Recorder: mgr.GetEventRecorderFor("vela-infra-step-runner"),
+		Client:     mgr.GetClient(),
+		Resolver:   &Resolver{Client: live, ControllerNamespace: o.ControllerNamespace, BackendKubeconfig: o.BackendKubeconfig},
+		Runner:     o.Runner,
+		Recorder:   mgr.GetEventRecorderFor("vela-infra-step-runner"),
+		RetryAfter: o.RetryAfter,
 	}
 	if err := metrics.Registry.Register(DriftResources); err != nil {
 		return fmt.Errorf("register drift gauge: %w", err)

@@ -56,8 +56,23 @@ func done(obj stepObject) bool {
 	if rs.ObservedGeneration != obj.GetGeneration() {
 		return false
 	}
-	return apimeta.IsStatusConditionTrue(rs.Conditions, v1alpha1.ConditionReady) ||
-		apimeta.IsStatusConditionTrue(rs.Conditions, v1alpha1.ConditionStalled)
+	if apimeta.IsStatusConditionTrue(rs.Conditions, v1alpha1.ConditionReady) {
+		return true
+	}
+	stalled := apimeta.FindStatusCondition(rs.Conditions, v1alpha1.ConditionStalled)
+	return stalled != nil && stalled.Status == metav1.ConditionTrue && !retriedWhenStalled[stalled.Reason]
+}
+
+// retriedWhenStalled are the stalls whose cause lies outside the object
+// (a missing Configuration or Provider, credentials, the cloud, Terraform):
+// the step-runner looks again later instead of waiting for a spec change.
+var retriedWhenStalled = map[string]bool{
+	v1alpha1.ReasonConfigurationNotFound: true,
+	v1alpha1.ReasonProviderNotFound:      true,
+	v1alpha1.ReasonCredentialsInvalid:    true,
+	v1alpha1.ReasonAuthFailed:            true,
+	v1alpha1.ReasonProviderCrashed:       true,
+	v1alpha1.ReasonTerraformFailed:       true,
 }
 
 func setCond(obj stepObject, typ string, status metav1.ConditionStatus, reason, msg string) {
@@ -155,6 +170,12 @@ func (rt *Runtime) fail(obj stepObject, what string, err error) (ctrl.Result, er
 	var se *stalledError
 	if errors.As(err, &se) {
 		stall(obj, se.reason, se.message)
+		switch se.reason {
+		case v1alpha1.ReasonConfigurationNotFound, v1alpha1.ReasonProviderNotFound, v1alpha1.ReasonCredentialsInvalid:
+			// Fixed outside this object (a component deployed, an addon
+			// enabled, a Secret corrected): look again later.
+			return ctrl.Result{RequeueAfter: 4 * rt.retryAfter()}, nil
+		}
 		return ctrl.Result{}, nil
 	}
 	var te *terraform.Error

@@ -366,3 +366,15 @@ func TestWrongCredentialsStallWithoutLeakingThem(t *testing.T) {
 	}
 	f.assertNoSecrets(imp)
 }
+
+// TestMissingConfigurationIsPickedUpWhenItAppears: a drift check of a
+// Configuration that does not exist yet stalls, and runs once it exists.
+func TestMissingConfigurationIsPickedUpWhenItAppears(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	drift := &v1alpha1.InfraDrift{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "early"}, Spec: v1alpha1.InfraDriftSpec{Target: v1alpha1.Target{ConfigurationName: "later"}}}
+	f.create(drift)
+	await(f, drift, "stalled on a missing Configuration", func(o *v1alpha1.InfraDrift) bool { return stalledWith(v1alpha1.ReasonConfigurationNotFound)(o) })
+	f.configuration("later", "bucket", map[string]any{"name": "later-bucket"})
+	await(f, drift, "checked once the Configuration exists", func(o *v1alpha1.InfraDrift) bool { return readyIs(metav1.ConditionTrue, v1alpha1.ReasonNoDrift)(o) })
+}

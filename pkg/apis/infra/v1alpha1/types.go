@@ -221,6 +221,10 @@ type Approval struct {
 	// By names who approved, such as the workflow step session.
 	// +optional
 	By string `json:"by,omitempty"`
+	// Request is the spec.request the approval was given for; an approval
+	// for another request is ignored.
+	// +optional
+	Request string `json:"request,omitempty"`
 }
 
 // InfraApprovalSpec plans a change and applies exactly that plan once it is
@@ -231,6 +235,11 @@ type InfraApprovalSpec struct {
 	// approve the plan with that id. A plan that changed since is not applied.
 	// +optional
 	Approval *Approval `json:"approval,omitempty"`
+	// Request is any token; a new value asks for a new plan, and voids an
+	// approval given for another request (the infra-plan step sets its step
+	// session id).
+	// +optional
+	Request string `json:"request,omitempty"`
 }
 
 // InfraApprovalStatus is the state of an approval.
