@@ -76,6 +76,10 @@ mycloud: build ## Run mycloud in the foreground on 127.0.0.1:8480 (keys from the
 demo: test-tools build ## Import, drift and approval through vela on the embedded default cloud (KEEP=1 keeps it up).
 	go run ./hack/demo
 
+.PHONY: bench
+bench: test-tools build ## Figures of what the steps cost beyond bare Terraform (RUNS=5 FLEET=50).
+	go run ./hack/bench
+
 .PHONY: clean
 clean: ## Remove bin/ and demo state (the tool cache stays).
 	rm -rf $(BIN) .demo

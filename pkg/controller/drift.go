@@ -93,7 +93,14 @@ func (r *DriftReconciler) check(ctx context.Context, obj *v1alpha1.InfraDrift) (
 		return ctrl.Result{}, err
 	}
 	defer ws.Close()
-	planned, err := ws.Plan(ctx, terraform.PlanOptions{})
+	// A refresh-only plan finds drift; only when there is some does a
+	// second, normal plan say what an apply would change back. The common
+	// no-drift case costs one plan, as a hand-run refresh-only plan does.
+	refreshed, err := ws.Plan(ctx, terraform.PlanOptions{RefreshOnly: true, SkipShowWhenEmpty: true, Out: "drift.tfplan"})
+	var corrective *terraform.PlanResult
+	if err == nil && refreshed.Changes {
+		corrective, err = ws.Plan(ctx, terraform.PlanOptions{Out: "corrective.tfplan"})
+	}
 	if saveErr := r.saveOutput(ctx, obj, ws.Output()); saveErr != nil {
 		return ctrl.Result{}, saveErr
 	}
@@ -101,17 +108,24 @@ func (r *DriftReconciler) check(ctx context.Context, obj *v1alpha1.InfraDrift) (
 		return r.fail(obj, "drift check", err)
 	}
 	wasDrifted := obj.Status.Drifted
-	drift := plan.SummarizeDrift(planned.Plan)
+	drift := plan.SummarizeDrift(refreshed.Plan)
 	obj.Status.Drift = drift
-	obj.Status.Plan = plan.Summarize(planned.Plan)
+	obj.Status.Plan = nil
+	if corrective != nil {
+		obj.Status.Plan = plan.Summarize(corrective.Plan)
+	}
 	obj.Status.Drifted = drift.Change > 0
 	obj.Status.LastRunTime = now()
 	DriftResources.WithLabelValues(obj.Namespace, res.Configuration.Name).Set(float64(drift.Change))
 
 	name := fmt.Sprintf("Configuration %s/%s", obj.Namespace, res.Configuration.Name)
 	if obj.Status.Drifted {
+		undo := 0
+		if p := obj.Status.Plan; p != nil {
+			undo = p.Add + p.Change + p.Destroy
+		}
 		msg := fmt.Sprintf("%s drifted: %d resource(s) changed in the cloud since the last apply; an apply would make %d change(s) back. %s",
-			name, drift.Change, obj.Status.Plan.Add+obj.Status.Plan.Change+obj.Status.Plan.Destroy, drift.Diff)
+			name, drift.Change, undo, drift.Diff)
 		setCond(obj, v1alpha1.ConditionDrifted, metav1.ConditionTrue, v1alpha1.ReasonDriftFound, msg)
 		succeed(obj, v1alpha1.ReasonDriftFound, msg)
 		if !wasDrifted {

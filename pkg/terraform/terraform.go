@@ -269,6 +269,10 @@ type PlanOptions struct {
 	Imports map[string]string
 	// Out names the plan file in the workspace (default plan.tfplan).
 	Out string
+	// SkipShowWhenEmpty leaves PlanResult.Plan nil when the plan changes
+	// nothing, saving the `terraform show -json` run (it loads every
+	// provider's schema).
+	SkipShowWhenEmpty bool
 }
 
 // Plan runs terraform plan -out and reads the plan back as JSON.
@@ -294,6 +298,9 @@ func (w *Workspace) Plan(ctx context.Context, o PlanOptions) (*PlanResult, error
 	})
 	if err != nil {
 		return nil, err
+	}
+	if !changes && o.SkipShowWhenEmpty {
+		return &PlanResult{File: path}, nil
 	}
 	return w.ShowPlan(ctx, path, changes)
 }

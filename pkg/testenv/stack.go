@@ -30,6 +30,7 @@ type Stack struct {
 	Kubeconfig string
 	Dir        string
 	procs      []*exec.Cmd
+	names      []string
 	mu         sync.Mutex
 	logs       map[string]*bytes.Buffer
 }
@@ -115,6 +116,7 @@ func (s *Stack) start(name, bin string, args ...string) error {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
 	s.procs = append(s.procs, cmd)
+	s.names = append(s.names, name)
 	s.logs[name] = buf
 	return nil
 }
@@ -125,6 +127,16 @@ func (s *Stack) Vela(bin string, args ...string) (string, error) {
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+s.Kubeconfig)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// Pid returns the process id of a stack process ("vela-core", "step-runner").
+func (s *Stack) Pid(name string) int {
+	for i, p := range s.procs {
+		if s.names[i] == name {
+			return p.Process.Pid
+		}
+	}
+	return 0
 }
 
 // LogTail returns the last n bytes a process printed.
@@ -155,7 +167,7 @@ func (s *Stack) Stop() {
 			_ = p.Process.Kill()
 		}
 	}
-	s.procs = nil
+	s.procs, s.names = nil, nil
 }
 
 type lockedWriter struct {

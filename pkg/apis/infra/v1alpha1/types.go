@@ -180,7 +180,8 @@ type InfraDriftStatus struct {
 	// +optional
 	Drifted bool `json:"drifted"`
 	// Drift lists what changed in the cloud since the last apply (a
-	// refresh-only plan); status.plan is what an apply would change back.
+	// refresh-only plan); when there is drift, status.plan is what an apply
+	// would change back.
 	// +optional
 	Drift *PlanSummary `json:"drift,omitempty"`
 }
