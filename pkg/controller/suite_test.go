@@ -18,8 +18,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -73,7 +71,7 @@ func manager(t *testing.T) client.Client {
 			return
 		}
 		kubeconfig := filepath.Join(os.TempDir(), fmt.Sprintf("step-runner-test-%d.kubeconfig", os.Getpid()))
-		if startErr = writeKubeconfig(kubeconfig); startErr != nil {
+		if startErr = env.WriteKubeconfig(kubeconfig); startErr != nil {
 			return
 		}
 		ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(logSink())))
@@ -109,15 +107,6 @@ func logSink() io.Writer {
 		return os.Stderr
 	}
 	return io.Discard
-}
-
-func writeKubeconfig(path string) error {
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["test"] = &clientcmdapi.Cluster{Server: env.Config.Host, CertificateAuthorityData: env.Config.CAData}
-	cfg.AuthInfos["test"] = &clientcmdapi.AuthInfo{ClientCertificateData: env.Config.CertData, ClientKeyData: env.Config.KeyData}
-	cfg.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "test"}
-	cfg.CurrentContext = "test"
-	return clientcmd.WriteToFile(*cfg, path)
 }
 
 // fixture is one test's namespace, cloud and Provider.

@@ -94,7 +94,10 @@ func (r *Runner) Open(ctx context.Context, t Target) (*Workspace, error) {
 }
 
 func (r *Runner) open(ctx context.Context, t Target) (*Workspace, error) {
-	dir := filepath.Join(r.WorkDir, filepath.FromSlash(t.Key))
+	dir, err := filepath.Abs(filepath.Join(r.WorkDir, filepath.FromSlash(t.Key)))
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -137,9 +140,9 @@ func (r *Runner) open(ctx context.Context, t Target) (*Workspace, error) {
 	if err := tf.SetEnv(tfexec.CleanEnv(env)); err != nil {
 		return nil, err
 	}
-	if r.GracePeriod > 0 {
-		_ = tf.SetWaitDelay(r.GracePeriod)
-	}
+	// If Terraform ignores the interrupt for the whole grace period, the
+	// cancelled command is killed after this delay.
+	_ = tf.SetWaitDelay(5 * time.Second)
 	out := &cappedBuffer{max: r.maxOutput()}
 	tf.SetStdout(out)
 	tf.SetStderr(out)
@@ -169,6 +172,13 @@ func (r *Runner) maxOutput() int {
 		return r.MaxOutput
 	}
 	return 256 << 10
+}
+
+func (r *Runner) gracePeriod() time.Duration {
+	if r.GracePeriod > 0 {
+		return r.GracePeriod
+	}
+	return 30 * time.Second
 }
 
 func (r *Runner) lockTimeout() string {
@@ -237,10 +247,33 @@ func (w *Workspace) redact(s string) string {
 }
 
 // run runs one Terraform command and classifies its failure.
+//
+// When ctx is cancelled (the step-runner is shutting down) Terraform gets an
+// interrupt and GracePeriod to stop, write the state and release its lock.
+// terraform-exec's own cancellation closes Terraform's output pipes at the
+// same moment, which kills it by SIGPIPE before it can unlock; so the
+// command runs on a context cancelled only after the grace period, and the
+// interrupt is sent here.
 func (w *Workspace) run(ctx context.Context, op string, fn func(context.Context) error) error {
 	start := w.out.Len()
 	fmt.Fprintf(w.out, "\n$ terraform %s\n", op)
-	err := fn(ctx)
+	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRun()
+	finished := make(chan struct{})
+	go func() {
+		select {
+		case <-finished:
+		case <-ctx.Done():
+			interruptTerraform(w.Dir)
+			select {
+			case <-finished:
+			case <-time.After(w.runner.gracePeriod()):
+				cancelRun()
+			}
+		}
+	}()
+	err := fn(runCtx)
+	close(finished)
 	if err == nil {
 		return nil
 	}

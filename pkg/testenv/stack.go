@@ -52,12 +52,7 @@ func StartStack(env *Env, root string, o StackOptions) (*Stack, error) {
 		return nil, err
 	}
 	s := &Stack{Env: env, Dir: dir, Kubeconfig: filepath.Join(dir, "kubeconfig"), logs: map[string]*bytes.Buffer{}}
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["local"] = &clientcmdapi.Cluster{Server: env.Config.Host, CertificateAuthorityData: env.Config.CAData}
-	cfg.AuthInfos["local"] = &clientcmdapi.AuthInfo{ClientCertificateData: env.Config.CertData, ClientKeyData: env.Config.KeyData}
-	cfg.Contexts["local"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "local", Namespace: "default"}
-	cfg.CurrentContext = "local"
-	if err := clientcmd.WriteToFile(*cfg, s.Kubeconfig); err != nil {
+	if err := env.WriteKubeconfig(s.Kubeconfig); err != nil {
 		return nil, err
 	}
 	c, err := client.New(env.Config, client.Options{Scheme: env.Scheme})
@@ -105,6 +100,18 @@ func StartStack(env *Env, root string, o StackOptions) (*Stack, error) {
 		}
 	}
 	return s, nil
+}
+
+// WriteKubeconfig writes a kubeconfig for the API server (admin
+// credentials, namespace default), for the CLIs and Terraform's kubernetes
+// backend.
+func (e *Env) WriteKubeconfig(path string) error {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["local"] = &clientcmdapi.Cluster{Server: e.Config.Host, CertificateAuthorityData: e.Config.CAData}
+	cfg.AuthInfos["local"] = &clientcmdapi.AuthInfo{ClientCertificateData: e.Config.CertData, ClientKeyData: e.Config.KeyData}
+	cfg.Contexts["local"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "local", Namespace: "default"}
+	cfg.CurrentContext = "local"
+	return clientcmd.WriteToFile(*cfg, path)
 }
 
 func (s *Stack) start(name, bin string, args ...string) error {
