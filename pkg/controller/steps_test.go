@@ -14,7 +14,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -153,6 +156,24 @@ func TestDriftIsFoundDescribedAndCounted(t *testing.T) {
 		t.Error("no DriftFound event")
 	}
 	f.assertNoSecrets(drift, clean)
+	if got := kstatusOf(t, drift); got != kstatus.CurrentStatus {
+		t.Errorf("kstatus reads a finished drift check as %s, want Current", got)
+	}
+}
+
+// kstatusOf is what standard tooling (kstatus: kubectl wait, Flux, Argo)
+// reads from a step-run object's conditions.
+func kstatusOf(t *testing.T, obj client.Object) kstatus.Status {
+	t.Helper()
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := kstatus.Compute(&unstructured.Unstructured{Object: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Status
 }
 
 func (f *fixture) approval(name, cfg string, spec any) *v1alpha1.InfraApproval {
@@ -188,6 +209,9 @@ func TestApprovalAppliesExactlyTheShownPlan(t *testing.T) {
 	}
 	// Before the Configuration exists: the step passes the rendered spec.
 	a := await(f, f.approval("create", "assets", bucket("private")), "plan shown", awaiting)
+	if got := kstatusOf(t, a); got != kstatus.InProgressStatus {
+		t.Errorf("kstatus reads a held approval as %s, want InProgress", got)
+	}
 	if p := a.Status.Plan; p.Add != 1 || !strings.Contains(p.Diff, "+ mycloud_bucket.this (create)") {
 		t.Fatalf("shown plan %+v", p)
 	}
@@ -334,6 +358,9 @@ func TestBadInputStallsWithANamedField(t *testing.T) {
 		})
 		if msg := condition(obj.GetRunStatus(), v1alpha1.ConditionReady).Message; !strings.Contains(msg, tc.want) {
 			t.Errorf("%s: message lacks %q: %s", tc.obj.GetName(), tc.want, msg)
+		}
+		if got := kstatusOf(t, obj); got != kstatus.FailedStatus {
+			t.Errorf("%s: kstatus reads a stalled object as %s, want Failed", tc.obj.GetName(), got)
 		}
 	}
 	// None of it touched the state or the cloud.
