@@ -12,12 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/vela-infra/vela-infra/pkg/apis/infra/v1alpha1"
 	"github.com/vela-infra/vela-infra/pkg/plan"
@@ -38,10 +34,7 @@ type ApprovalReconciler struct {
 
 // SetupWithManager registers the reconciler.
 func (r *ApprovalReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.InfraApproval{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrent, 1)}).
-		Complete(r)
+	return r.register(mgr, &v1alpha1.InfraApproval{}, r.MaxConcurrent, r)
 }
 
 // Reconcile plans the target and, once the shown plan is approved, applies
@@ -49,29 +42,12 @@ func (r *ApprovalReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // but shown again.
 func (r *ApprovalReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	obj := &v1alpha1.InfraApproval{}
-	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if done(obj) {
-		return ctrl.Result{}, nil
-	}
-	before := obj.DeepCopy()
-	res, ws, wait, err := r.workspace(ctx, obj)
-	var result ctrl.Result
-	switch {
-	case ws != nil:
-		result, err = r.run(ctx, obj, res, ws)
-		if saveErr := r.saveOutput(ctx, obj, ws.Output()); saveErr != nil && err == nil {
-			err = saveErr
-		}
-		ws.Close()
-	case wait != nil:
-		result = *wait
-	}
-	if perr := r.patchStatus(ctx, obj, before); perr != nil && err == nil {
-		err = perr
-	}
-	return result, err
+	return r.reconcileStep(ctx, req.NamespacedName, obj, step{
+		due: whenNotDone(obj),
+		run: func(ctx context.Context, res *Resolved, ws *terraform.Workspace) (ctrl.Result, error) {
+			return r.run(ctx, obj, res, ws)
+		},
+	})
 }
 
 func (r *ApprovalReconciler) run(ctx context.Context, obj *v1alpha1.InfraApproval, res *Resolved, ws *terraform.Workspace) (ctrl.Result, error) {

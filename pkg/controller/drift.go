@@ -9,11 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/vela-infra/vela-infra/pkg/apis/infra/v1alpha1"
 	"github.com/vela-infra/vela-infra/pkg/plan"
@@ -35,30 +31,27 @@ type DriftReconciler struct {
 
 // SetupWithManager registers the reconciler.
 func (r *DriftReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.InfraDrift{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrent, 1)}).
-		Complete(r)
+	return r.register(mgr, &v1alpha1.InfraDrift{}, r.MaxConcurrent, r)
 }
 
-// Reconcile runs one drift check: a plan whose resource_drift says what
-// changed in the cloud and whose changes say what an apply would undo.
+// Reconcile runs one drift check, and schedules the next when the object
+// has an interval.
 func (r *DriftReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	obj := &v1alpha1.InfraDrift{}
-	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if due := r.due(obj); due > 0 {
-		return ctrl.Result{RequeueAfter: due}, nil
-	} else if due < 0 {
-		return ctrl.Result{}, nil
-	}
-	before := obj.DeepCopy()
-	result, err := r.check(ctx, obj)
-	if perr := r.patchStatus(ctx, obj, before); perr != nil && err == nil {
-		err = perr
-	}
-	if obj.Spec.Interval != nil && err == nil && result.RequeueAfter == 0 {
+	result, err := r.reconcileStep(ctx, req.NamespacedName, obj, step{
+		due: func() time.Duration { return r.due(obj) },
+		validate: func() error {
+			if obj.Spec.Interval != nil && obj.Spec.Interval.Duration < 30*time.Second {
+				return stalled(v1alpha1.ReasonInvalidSpec, "InfraDrift %s/%s: spec.interval %s is shorter than the minimum 30s",
+					obj.Namespace, obj.Name, obj.Spec.Interval.Duration)
+			}
+			return nil
+		},
+		run: func(ctx context.Context, res *Resolved, ws *terraform.Workspace) (ctrl.Result, error) {
+			return r.check(ctx, obj, res, ws)
+		},
+	})
+	if obj.Spec.Interval != nil && err == nil && result.RequeueAfter == 0 && obj.Status.LastRunTime != nil {
 		result.RequeueAfter = obj.Spec.Interval.Duration
 	}
 	return result, err
@@ -80,19 +73,7 @@ func (r *DriftReconciler) due(obj *v1alpha1.InfraDrift) time.Duration {
 	return 0
 }
 
-func (r *DriftReconciler) check(ctx context.Context, obj *v1alpha1.InfraDrift) (ctrl.Result, error) {
-	if obj.Spec.Interval != nil && obj.Spec.Interval.Duration < 30*time.Second {
-		stall(obj, v1alpha1.ReasonInvalidSpec, fmt.Sprintf("InfraDrift %s/%s: spec.interval %s is shorter than the minimum 30s", obj.Namespace, obj.Name, obj.Spec.Interval.Duration))
-		return ctrl.Result{}, nil
-	}
-	res, ws, wait, err := r.workspace(ctx, obj)
-	if ws == nil {
-		if wait != nil {
-			return *wait, err
-		}
-		return ctrl.Result{}, err
-	}
-	defer ws.Close()
+func (r *DriftReconciler) check(ctx context.Context, obj *v1alpha1.InfraDrift, res *Resolved, ws *terraform.Workspace) (ctrl.Result, error) {
 	// A refresh-only plan finds drift; only when there is some does a
 	// second, normal plan say what an apply would change back. The common
 	// no-drift case costs one plan, as a hand-run refresh-only plan does.
@@ -100,9 +81,6 @@ func (r *DriftReconciler) check(ctx context.Context, obj *v1alpha1.InfraDrift) (
 	var corrective *terraform.PlanResult
 	if err == nil && refreshed.Changes {
 		corrective, err = ws.Plan(ctx, terraform.PlanOptions{Out: "corrective.tfplan"})
-	}
-	if saveErr := r.saveOutput(ctx, obj, ws.Output()); saveErr != nil {
-		return ctrl.Result{}, saveErr
 	}
 	if err != nil {
 		return r.fail(obj, "drift check", err)

@@ -9,11 +9,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/vela-infra/vela-infra/pkg/apis/infra/v1alpha1"
 	"github.com/vela-infra/vela-infra/pkg/plan"
@@ -28,28 +24,20 @@ type ImportReconciler struct {
 
 // SetupWithManager registers the reconciler.
 func (r *ImportReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.InfraImport{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrent, 1)}).
-		Complete(r)
+	return r.register(mgr, &v1alpha1.InfraImport{}, r.MaxConcurrent, r)
 }
 
 // Reconcile imports the listed resources, refusing (with the state left as
 // it was) any import after which the plan would destroy or replace them.
 func (r *ImportReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	obj := &v1alpha1.InfraImport{}
-	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if done(obj) {
-		return ctrl.Result{}, nil
-	}
-	before := obj.DeepCopy()
-	result, err := r.run(ctx, obj)
-	if perr := r.patchStatus(ctx, obj, before); perr != nil && err == nil {
-		err = perr
-	}
-	return result, err
+	return r.reconcileStep(ctx, req.NamespacedName, obj, step{
+		due:      whenNotDone(obj),
+		validate: func() error { return validateImport(obj) },
+		run: func(ctx context.Context, res *Resolved, ws *terraform.Workspace) (ctrl.Result, error) {
+			return r.importAll(ctx, obj, res, ws)
+		},
+	})
 }
 
 // addressRE accepts resource addresses such as mycloud_vpc.this,
@@ -77,25 +65,6 @@ func validateImport(obj *v1alpha1.InfraImport) error {
 		seen[res.Address] = i
 	}
 	return nil
-}
-
-func (r *ImportReconciler) run(ctx context.Context, obj *v1alpha1.InfraImport) (ctrl.Result, error) {
-	if err := validateImport(obj); err != nil {
-		return r.fail(obj, "validating the import", err)
-	}
-	res, ws, wait, err := r.workspace(ctx, obj)
-	if ws == nil {
-		if wait != nil {
-			return *wait, err
-		}
-		return ctrl.Result{}, err
-	}
-	defer ws.Close()
-	result, err := r.importAll(ctx, obj, res, ws)
-	if saveErr := r.saveOutput(ctx, obj, ws.Output()); saveErr != nil && err == nil {
-		return ctrl.Result{}, saveErr
-	}
-	return result, err
 }
 
 func (r *ImportReconciler) importAll(ctx context.Context, obj *v1alpha1.InfraImport, res *Resolved, ws *terraform.Workspace) (ctrl.Result, error) {

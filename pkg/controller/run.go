@@ -19,8 +19,12 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/vela-infra/vela-infra/pkg/apis/infra/v1alpha1"
 	"github.com/vela-infra/vela-infra/pkg/terraform"
@@ -41,6 +45,78 @@ func (rt *Runtime) retryAfter() time.Duration {
 		return rt.RetryAfter
 	}
 	return 15 * time.Second
+}
+
+// register adds a controller for one step-run kind: reconciled when its
+// spec changes (status writes do not trigger it) or when a run asks to be
+// looked at again.
+func (rt *Runtime) register(mgr ctrl.Manager, obj client.Object, maxConcurrent int, r reconcile.Reconciler) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(obj, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(maxConcurrent, 1)}).
+		Complete(r)
+}
+
+// step is one kind's part of a reconcile.
+type step struct {
+	// due says whether to run now (0), later (>0) or not at all (<0).
+	due func() time.Duration
+	// validate checks the spec before anything runs; nil when there is
+	// nothing to check.
+	validate func() error
+	// run does the kind's Terraform work in the target's workspace.
+	run func(context.Context, *Resolved, *terraform.Workspace) (ctrl.Result, error)
+}
+
+// reconcileStep is the shape every step reconciler shares: read the object,
+// skip it when nothing is due, check its spec, open the target's workspace,
+// run the step, keep the run's output, and write the status once.
+func (rt *Runtime) reconcileStep(ctx context.Context, key types.NamespacedName, obj stepObject, s step) (ctrl.Result, error) {
+	if err := rt.Client.Get(ctx, key, obj); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if due := s.due(); due > 0 {
+		return ctrl.Result{RequeueAfter: due}, nil
+	} else if due < 0 {
+		return ctrl.Result{}, nil
+	}
+	before := obj.DeepCopyObject().(client.Object)
+	result, err := rt.runStep(ctx, obj, s)
+	if perr := rt.patchStatus(ctx, obj, before); perr != nil && err == nil {
+		err = perr
+	}
+	return result, err
+}
+
+func (rt *Runtime) runStep(ctx context.Context, obj stepObject, s step) (ctrl.Result, error) {
+	if s.validate != nil {
+		if err := s.validate(); err != nil {
+			return rt.fail(obj, "validating the spec", err)
+		}
+	}
+	res, ws, wait, err := rt.workspace(ctx, obj)
+	if ws == nil {
+		if wait != nil {
+			return *wait, err
+		}
+		return ctrl.Result{}, err
+	}
+	defer ws.Close()
+	result, err := s.run(ctx, res, ws)
+	if saveErr := rt.saveOutput(ctx, obj, ws.Output()); saveErr != nil && err == nil {
+		return ctrl.Result{}, saveErr
+	}
+	return result, err
+}
+
+// whenNotDone runs a one-shot step unless its generation is done.
+func whenNotDone(obj stepObject) func() time.Duration {
+	return func() time.Duration {
+		if done(obj) {
+			return -1
+		}
+		return 0
+	}
 }
 
 // stepObject is a step-run object.
