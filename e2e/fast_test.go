@@ -31,6 +31,8 @@ var (
 	setupOnce sync.Once
 	setupErr  error
 	cloud     *mycloudtest.Cloud
+	// stepRunnerBin is the step-runner built from this checkout.
+	stepRunnerBin string
 )
 
 func TestMain(m *testing.M) {
@@ -73,15 +75,15 @@ func setup(t *testing.T) {
 			setupErr = err
 			return
 		}
-		stepRunner := filepath.Join(dir, "step-runner")
-		build := exec.Command("go", "build", "-o", stepRunner, "./cmd/step-runner")
+		stepRunnerBin = filepath.Join(dir, "step-runner")
+		build := exec.Command("go", "build", "-o", stepRunnerBin, "./cmd/step-runner")
 		build.Dir = root
 		if out, err := build.CombinedOutput(); err != nil {
 			setupErr = fmt.Errorf("build step-runner: %v\n%s", err, out)
 			return
 		}
 		stack, setupErr = testenv.StartStack(env, root, testenv.StackOptions{
-			VelaCore: bin(t, "vela-core"), Vela: bin(t, "vela"), StepRunner: stepRunner, Terraform: bin(t, "terraform"),
+			VelaCore: bin(t, "vela-core"), Vela: bin(t, "vela"), StepRunner: stepRunnerBin, Terraform: bin(t, "terraform"),
 			TerraformCLIConfig: mycloudtest.CLIConfig(t),
 			Endpoint:           cloud.URL, AccessKey: mycloudtest.AccessKey, SecretKey: mycloudtest.SecretKey,
 		})

@@ -42,6 +42,9 @@ type StackOptions struct {
 	TerraformCLIConfig string
 	// Cloud endpoint and keys the mycloud Provider is given.
 	Endpoint, AccessKey, SecretKey string
+	// Bare leaves out the definitions and the mycloud Provider, for tests
+	// that install them with `vela addon enable`.
+	Bare bool
 }
 
 // StartStack starts vela-core and the step-runner against env and applies
@@ -72,6 +75,9 @@ func StartStack(env *Env, root string, o StackOptions) (*Stack, error) {
 		"--backend-kubeconfig", s.Kubeconfig, "--metrics-bind-address", "0", "--health-probe-bind-address", "127.0.0.1:0"); err != nil {
 		s.Stop()
 		return nil, err
+	}
+	if o.Bare {
+		return s, nil
 	}
 	// The mycloud Provider and its credentials, as terraform-mycloud installs them.
 	creds := fmt.Sprintf("MYCLOUD_ENDPOINT: %s\nMYCLOUD_ACCESS_KEY: %s\nMYCLOUD_SECRET_KEY: %s\n", o.Endpoint, o.AccessKey, o.SecretKey)

@@ -1,0 +1,102 @@
+package e2e
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	tfv1beta1 "github.com/oam-dev/terraform-controller/api/v1beta1"
+
+	"github.com/vela-infra/vela-infra/pkg/testenv"
+)
+
+// TestAddonsEnableAndDisableOffline enables both addons from their local
+// directories with the real vela CLI on a fresh API server running the real
+// vela-core (no network), and disables the step-runner's addon again.
+func TestAddonsEnableAndDisableOffline(t *testing.T) {
+	setup(t)
+	env2, err := testenv.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = env2.Stop() }()
+	c, err := client.New(env2.Config, client.Options{Scheme: env2.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// The test API server comes with our CRDs; the addon installs them.
+	for _, crd := range []string{"infraimports", "infradrifts", "infraapprovals"} {
+		if err := c.Delete(ctx, &apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: crd + ".infra.vela-infra.io"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := testenv.StartStack(env2, root, testenv.StackOptions{
+		VelaCore: bin(t, "vela-core"), Vela: bin(t, "vela"), StepRunner: stepRunnerBin, Terraform: bin(t, "terraform"), Bare: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	vela := func(args ...string) string {
+		t.Helper()
+		out, err := s.Vela(bin(t, "vela"), args...)
+		if err != nil {
+			t.Fatalf("vela %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+	// vela-core's own chart installs its built-in definitions; addons render
+	// their resources into a k8s-objects component.
+	kubevela, err := testenv.ModuleDir("github.com/oam-dev/kubevela")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vela("def", "apply", filepath.Join(kubevela, "vela-templates", "definitions", "internal", "component", "k8s-objects.cue"))
+
+	vela("addon", "enable", filepath.Join(root, "addons", "terraform-mycloud"), "endpoint=http://10.0.0.5:8480", "accessKey=AKEXAMPLE", "secretKey=sentinel-Secret-9")
+	vela("addon", "enable", filepath.Join(root, "addons", "vela-infra"))
+	for _, name := range []string{"terraform-mycloud", "vela-infra"} {
+		if out := vela("addon", "status", name); !strings.Contains(out, "enabled") {
+			t.Errorf("vela addon status %s:\n%s", name, out)
+		}
+	}
+	defs := vela("def", "list")
+	for _, d := range []string{"mycloud-vpc", "mycloud-mysql", "infra-import", "infra-drift", "infra-plan", "infra-approve"} {
+		if !strings.Contains(defs, d) {
+			t.Errorf("definition %s not registered:\n%s", d, defs)
+		}
+	}
+	eventually := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; vela-core log:\n%s", what, s.LogTail("vela-core", 2000))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	eventually("the mycloud Provider", func() bool {
+		return c.Get(ctx, types.NamespacedName{Namespace: "default", Name: "mycloud"}, &tfv1beta1.Provider{}) == nil
+	})
+	deployment := types.NamespacedName{Namespace: "vela-system", Name: "vela-infra-step-runner"}
+	eventually("the step-runner Deployment", func() bool { return c.Get(ctx, deployment, &appsv1.Deployment{}) == nil })
+	eventually("the InfraApproval CRD", func() bool {
+		return c.Get(ctx, types.NamespacedName{Name: "infraapprovals.infra.vela-infra.io"}, &apiextensionsv1.CustomResourceDefinition{}) == nil
+	})
+
+	vela("addon", "disable", "vela-infra")
+	eventually("the step-runner Deployment to go", func() bool {
+		return apierrors.IsNotFound(c.Get(ctx, deployment, &appsv1.Deployment{}))
+	})
+}
