@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,7 +9,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -29,17 +27,6 @@ func TestAddonsEnableAndDisableOffline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = env2.Stop() }()
-	c, err := client.New(env2.Config, client.Options{Scheme: env2.Scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	// The test API server comes with our CRDs; the addon installs them.
-	for _, crd := range []string{"infraimports", "infradrifts", "infraapprovals"} {
-		if err := c.Delete(ctx, &apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: crd + ".infra.vela-infra.io"}}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	s, err := testenv.StartStack(env2, root, testenv.StackOptions{
 		VelaCore: bin(t, "vela-core"), Vela: bin(t, "vela"), StepRunner: stepRunnerBin, Terraform: bin(t, "terraform"), Bare: true,
 	})
@@ -55,16 +42,14 @@ func TestAddonsEnableAndDisableOffline(t *testing.T) {
 		}
 		return out
 	}
-	// vela-core's own chart installs its built-in definitions; addons render
-	// their resources into a k8s-objects component.
-	kubevela, err := testenv.ModuleDir("github.com/oam-dev/kubevela")
+	if err := s.EnableAddons(root, bin(t, "vela"), "http://10.0.0.5:8480", "AKEXAMPLE", "sentinel-Secret-9"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(env2.Config, client.Options{Scheme: env2.Scheme})
 	if err != nil {
 		t.Fatal(err)
 	}
-	vela("def", "apply", filepath.Join(kubevela, "vela-templates", "definitions", "internal", "component", "k8s-objects.cue"))
-
-	vela("addon", "enable", filepath.Join(root, "addons", "terraform-mycloud"), "endpoint=http://10.0.0.5:8480", "accessKey=AKEXAMPLE", "secretKey=sentinel-Secret-9")
-	vela("addon", "enable", filepath.Join(root, "addons", "vela-infra"))
+	ctx := context.Background()
 	for _, name := range []string{"terraform-mycloud", "vela-infra"} {
 		if out := vela("addon", "status", name); !strings.Contains(out, "enabled") {
 			t.Errorf("vela addon status %s:\n%s", name, out)

@@ -80,7 +80,7 @@ func run() error {
 		return err
 	}
 
-	step("starting a real kube-apiserver + etcd, vela-core and the step-runner; applying the definitions with vela def apply")
+	step("starting a real kube-apiserver + etcd, vela-core and the step-runner")
 	env, err := testenv.Start()
 	if err != nil {
 		return err
@@ -88,12 +88,16 @@ func run() error {
 	defer func() { _ = env.Stop() }()
 	stack, err := testenv.StartStack(env, root, testenv.StackOptions{
 		VelaCore: bin("vela-core"), Vela: bin("vela"), StepRunner: bin("step-runner"), Terraform: bin("terraform"),
-		TerraformCLIConfig: bin("terraformrc"), Endpoint: endpoint, AccessKey: accessKey, SecretKey: secretKey,
+		TerraformCLIConfig: bin("terraformrc"), Bare: true,
 	})
 	if err != nil {
 		return err
 	}
 	defer stack.Stop()
+	step("vela addon enable ./addons/terraform-mycloud endpoint=%s ...; vela addon enable ./addons/vela-infra (offline, from the local directories)", endpoint)
+	if err := stack.EnableAddons(root, bin("vela"), endpoint, accessKey, secretKey); err != nil {
+		return err
+	}
 	vela := func(args ...string) (string, error) { return stack.Vela(bin("vela"), args...) }
 	until := func(app, want string) (string, error) {
 		deadline := time.Now().Add(3 * time.Minute)

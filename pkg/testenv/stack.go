@@ -11,6 +11,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
@@ -106,6 +107,38 @@ func StartStack(env *Env, root string, o StackOptions) (*Stack, error) {
 		}
 	}
 	return s, nil
+}
+
+// EnableAddons installs both addons from root/addons with `vela addon
+// enable`, offline, as a user would: terraform-mycloud pointed at the cloud,
+// then vela-infra. The test API server's own copies of our CRDs are removed
+// first (the addon installs them), and kubevela's built-in k8s-objects
+// definition, which vela-core's chart would install, is applied.
+func (s *Stack) EnableAddons(root, vela, endpoint, accessKey, secretKey string) error {
+	c, err := client.New(s.Env.Config, client.Options{Scheme: s.Env.Scheme})
+	if err != nil {
+		return err
+	}
+	for _, crd := range []string{"infraimports", "infradrifts", "infraapprovals"} {
+		obj := &apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: crd + ".infra.vela-infra.io"}}
+		if err := c.Delete(context.Background(), obj); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	kubevela, err := ModuleDir("github.com/oam-dev/kubevela")
+	if err != nil {
+		return err
+	}
+	for _, args := range [][]string{
+		{"def", "apply", filepath.Join(kubevela, "vela-templates", "definitions", "internal", "component", "k8s-objects.cue")},
+		{"addon", "enable", filepath.Join(root, "addons", "terraform-mycloud"), "endpoint=" + endpoint, "accessKey=" + accessKey, "secretKey=" + secretKey},
+		{"addon", "enable", filepath.Join(root, "addons", "vela-infra")},
+	} {
+		if out, err := s.Vela(vela, args...); err != nil {
+			return fmt.Errorf("vela %s: %v\n%s", args[0]+" "+args[1], err, out)
+		}
+	}
+	return nil
 }
 
 // WriteKubeconfig writes a kubeconfig for the API server (admin
