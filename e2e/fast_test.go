@@ -357,3 +357,45 @@ spec:
 		t.Fatalf("bad properties reached the cloud: %d requests", n-before)
 	}
 }
+
+// TestDriftCanFailTheWorkflow: onDrift: fail turns found drift into a
+// failed step whose message is the diff.
+func TestDriftCanFailTheWorkflow(t *testing.T) {
+	setup(t)
+	up(t, "strict", `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata:
+  name: strict
+spec:
+  components:
+    - name: strict-assets
+      type: mycloud-bucket
+      properties:
+        name: legacy-assets
+        tags:
+          owner: ops
+  workflow:
+    steps:
+      - name: adopt
+        type: infra-import
+        properties:
+          component: strict-assets
+          resources:
+            - address: mycloud_bucket.this
+              id: bucket-legacy01
+      - name: drift
+        type: infra-drift
+        properties:
+          component: strict-assets
+          onDrift: fail
+`)
+	eventually(t, 3*time.Minute, "has no drift", "status", "strict")
+	cloud.MustAdmin(http.MethodPatch, "resources/buckets/bucket-legacy01", map[string]any{"acl": "public-read"}, nil)
+	if out, err := vela(t, "workflow", "restart", "strict"); err != nil {
+		t.Fatalf("vela workflow restart: %v\n%s", err, out)
+	}
+	status := eventually(t, 3*time.Minute, "phase: failed", "status", "strict")
+	if !strings.Contains(status, `acl: "private" -> "public-read"`) {
+		t.Errorf("the failed drift step does not show the diff:\n%s", status)
+	}
+}
