@@ -163,41 +163,33 @@ func cueLiteral(v cty.Value) (string, error) {
 	return "", fmt.Errorf("default of type %s has no CUE rendering in definitions/gen", t.FriendlyName())
 }
 
+// statusFields reads what both the health policy and the status message
+// need from the Configuration: its generation, terraform-controller's
+// observed generation and the apply state.
+const statusFields = `
+_generation: *0 | int
+if context.output.metadata.generation != _|_ {
+	_generation: context.output.metadata.generation
+}
+_observed: *0 | int
+if context.output.status.observedGeneration != _|_ {
+	_observed: context.output.status.observedGeneration
+}
+_state: *"" | string
+if context.output.status.apply.state != _|_ {
+	_state: context.output.status.apply.state
+}
+`
+
 // healthPolicy mirrors how KubeVela judges its own terraform components
 // (pkg/controller/core.oam.dev/v1beta1/application/apply.go, setStatus):
 // healthy when terraform-controller has observed the current generation and
 // the apply state is Available.
-const healthPolicy = `
-_generation: *0 | int
-if context.output.metadata.generation != _|_ {
-	_generation: context.output.metadata.generation
-}
-_observed: *0 | int
-if context.output.status.observedGeneration != _|_ {
-	_observed: context.output.status.observedGeneration
-}
-_state: *"" | string
-if context.output.status.apply.state != _|_ {
-	_state: context.output.status.apply.state
-}
-isHealth: _state == "Available" && (_observed == 0 || _observed >= _generation)
+const healthPolicy = statusFields + `isHealth: _state == "Available" && (_observed == 0 || _observed >= _generation)
 `
 
 // customStatus carries terraform-controller's own words: "<state>: <message>".
-const customStatus = `
-_generation: *0 | int
-if context.output.metadata.generation != _|_ {
-	_generation: context.output.metadata.generation
-}
-_observed: *0 | int
-if context.output.status.observedGeneration != _|_ {
-	_observed: context.output.status.observedGeneration
-}
-_state: *"" | string
-if context.output.status.apply.state != _|_ {
-	_state: context.output.status.apply.state
-}
-_message: *"" | string
+const customStatus = statusFields + `_message: *"" | string
 if context.output.status.apply.message != _|_ {
 	_message: context.output.status.apply.message
 }
