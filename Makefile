@@ -45,6 +45,29 @@ build: ## Build the project's binaries into bin/.
 	@printf 'provider_installation {\n  filesystem_mirror {\n    path    = "%s"\n    include = ["registry.terraform.io/vela-infra/*"]\n  }\n  direct {\n    exclude = ["registry.terraform.io/vela-infra/*"]\n  }\n}\n' "$(MIRROR)" > $(BIN)/terraformrc
 	@echo "==> bin/mycloud, bin/step-runner, provider mirror in bin/terraform-providers, CLI config bin/terraformrc"
 
+.PHONY: cluster-deps
+cluster-deps: ## Install containerd, runc, CNI plugins, iptables from Debian (once).
+	@missing=""; for c in containerd runc iptables conntrack ip ldd; do command -v $$c >/dev/null || missing=1; done; \
+	  [ -x /usr/lib/cni/bridge ] && [ -x /bin/busybox ] || missing=1; \
+	  if [ -n "$$missing" ]; then echo "==> apt-get install containerd runc containernetworking-plugins iptables conntrack iproute2 busybox-static"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd runc containernetworking-plugins iptables conntrack iproute2 busybox-static >/dev/null; fi
+
+.PHONY: cluster-tools
+cluster-tools: ## Build the control-plane, node and platform binaries (cached by version).
+	@for t in etcd kube-apiserver $(CLUSTER_TOOLS) helm vela vela-core terraform terraform-controller; do ./hack/build-tool.sh $$t; done
+
+.PHONY: images
+images: cluster-deps cluster-tools build ## Build the cluster's images into bin/images (unchanged images are kept).
+	cd hack/images && go run . -bin $(BIN) -out $(BIN)/images
+
+.PHONY: up
+up: images ## Start the local cluster with vela-core and terraform-controller (idempotent).
+	go run ./hack/cluster up
+
+.PHONY: down
+down: ## Stop the local cluster and remove its state (.cluster/).
+	go run ./hack/cluster down
+
 .PHONY: generate
 generate: ## Regenerate deepcopy code and CRDs from pkg/apis.
 	@./hack/build-tool.sh controller-gen

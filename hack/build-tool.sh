@@ -35,7 +35,9 @@ case $name in
   controller-gen) version=$CONTROLLER_GEN_VERSION ;;
   helm) version=$HELM_VERSION ;;
   vela|vela-core) version=$KUBEVELA_VERSION ;;
-  terraform-controller) version=$TFCONTROLLER_VERSION ;;
+  # Built from hack/tools/vela/terraform-controller (its reconcilers with the
+  # resync period restored); the suffix keeps it apart from an upstream build.
+  terraform-controller) version=$TFCONTROLLER_VERSION-resync ;;
   *) echo "build-tool.sh: unknown tool '$name'" >&2; exit 2 ;;
 esac
 
@@ -79,7 +81,7 @@ case $name in
   vela-core)
     (cd "$top/hack/tools/vela" && go build -trimpath -o "$out/$name" github.com/oam-dev/kubevela/cmd/core) ;;
   terraform-controller)
-    (cd "$top/hack/tools/vela" && go build -trimpath -o "$out/$name" github.com/oam-dev/terraform-controller) ;;
+    (cd "$top/hack/tools/vela" && go build -trimpath -o "$out/$name" ./terraform-controller) ;;
 esac
 mkdir -p "$(dirname "$cached")"
 mv "$out/$name" "$cached"

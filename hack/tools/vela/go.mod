@@ -5,6 +5,12 @@ go 1.24.0
 require (
 	github.com/oam-dev/kubevela v1.10.9
 	github.com/oam-dev/terraform-controller v0.8.1-0.20250707044258-c0557127de25
+	github.com/spf13/pflag v1.0.5
+	k8s.io/apimachinery v0.31.10
+	k8s.io/apiserver v0.31.10
+	k8s.io/client-go v0.31.10
+	k8s.io/klog/v2 v2.130.1
+	sigs.k8s.io/controller-runtime v0.19.7
 )
 
 require (
@@ -200,7 +206,6 @@ require (
 	github.com/skeema/knownhosts v1.3.1 // indirect
 	github.com/spf13/cast v1.5.0 // indirect
 	github.com/spf13/cobra v1.8.1 // indirect
-	github.com/spf13/pflag v1.0.5 // indirect
 	github.com/stoewer/go-strcase v1.2.0 // indirect
 	github.com/tidwall/gjson v1.14.4 // indirect
 	github.com/tidwall/match v1.1.1 // indirect
@@ -259,14 +264,10 @@ require (
 	helm.sh/helm/v3 v3.14.4 // indirect
 	k8s.io/api v0.31.10 // indirect
 	k8s.io/apiextensions-apiserver v0.31.10 // indirect
-	k8s.io/apimachinery v0.31.10 // indirect
-	k8s.io/apiserver v0.31.10 // indirect
 	k8s.io/cli-runtime v0.31.10 // indirect
-	k8s.io/client-go v0.31.10 // indirect
 	k8s.io/component-base v0.31.10 // indirect
 	k8s.io/helm v2.17.0+incompatible // indirect
 	k8s.io/klog v1.0.0 // indirect
-	k8s.io/klog/v2 v2.130.1 // indirect
 	k8s.io/kms v0.31.10 // indirect
 	k8s.io/kube-aggregator v0.31.10 // indirect
 	k8s.io/kube-openapi v0.0.0-20250610211856-8b98d1ed966a // indirect
@@ -278,7 +279,6 @@ require (
 	sigs.k8s.io/apiserver-network-proxy v0.31.4 // indirect
 	sigs.k8s.io/apiserver-network-proxy/konnectivity-client v0.31.3 // indirect
 	sigs.k8s.io/apiserver-runtime v1.1.2-0.20250117204231-9282f514a674 // indirect
-	sigs.k8s.io/controller-runtime v0.19.7 // indirect
 	sigs.k8s.io/gateway-api v0.7.1 // indirect
 	sigs.k8s.io/json v0.0.0-20221116044647-bc3834ca7abd // indirect
 	sigs.k8s.io/kind v0.20.0 // indirect
