@@ -87,8 +87,8 @@ lint: ## gofmt, go vet, terraform fmt and generated files must be clean.
 	$(BIN)/helm template vela-infra charts/vela-infra --set 'namespaces={default}' > /dev/null
 
 .PHONY: test
-test: test-tools lint ## Unit, envtest and Terraform tests against real parts (the CI command).
-	go test $(GOTEST_FLAGS) ./... 2>&1 | tee $(BIN)/test.log; exit $${PIPESTATUS[0]}
+test: test-tools images lint ## Unit, envtest, Terraform and local-cluster e2e tests against real parts (the CI command).
+	go test -timeout 30m $(GOTEST_FLAGS) ./... 2>&1 | tee $(BIN)/test.log; exit $${PIPESTATUS[0]}
 
 .PHONY: mycloud
 mycloud: build ## Run mycloud in the foreground on 127.0.0.1:8480 (keys from the README).
@@ -96,7 +96,7 @@ mycloud: build ## Run mycloud in the foreground on 127.0.0.1:8480 (keys from the
 	  $(BIN)/mycloud -addr 127.0.0.1:8480 -data-dir .demo/mycloud -access-key demo-access-key -log-format text
 
 .PHONY: demo
-demo: test-tools build ## Import, drift and approval through vela on the embedded default cloud (KEEP=1 keeps it up).
+demo: images ## On a fresh local cluster: import, provisioning, drift and approval through vela on mycloud (KEEP=1 keeps it up).
 	go run ./hack/demo
 
 .PHONY: bench

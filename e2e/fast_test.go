@@ -2,11 +2,13 @@
 // real vela-core and the real step-runner binary, with the project's
 // definitions applied and mycloud as the cloud.
 //
-// This is the fast end-to-end suite that `make test` runs: the API server is
-// envtest's (no kubelet), so terraform-controller's Job pods do not run here;
+// Two suites, both in `make test`. The tests in this file run on envtest's
+// API server (no kubelet), with vela-core and the step-runner as processes:
 // the workflows use only the infra-* steps, which the step-runner carries out
-// itself. The round trip through terraform-controller's Jobs needs the local
-// cluster (README, "Status").
+// itself, so each case takes seconds. cluster_test.go runs the whole flow on
+// the local cluster (pkg/localcluster), where vela-core, terraform-controller
+// and the step-runner run as Deployments and terraform-controller provisions
+// components in Job pods.
 package e2e
 
 import (

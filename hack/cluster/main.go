@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -56,6 +57,7 @@ func run(cmd string) error {
 		fmt.Printf("==> local cluster up in %.0fs: export KUBECONFIG=%s\n", time.Since(start).Seconds(), c.Kubeconfig())
 		return nil
 	case "down":
+		localcluster.StopPidFile(filepath.Join(root, ".demo", "mycloud.pid")) // make demo KEEP=1's mycloud
 		return c.Down()
 	case "status":
 		return c.Status(os.Stdout)

@@ -64,7 +64,7 @@ func New(root string, out io.Writer) (*Cluster, error) {
 	}
 	return &Cluster{
 		Dir: filepath.Join(root, ".cluster"), Bin: filepath.Join(root, "bin"),
-		Images: filepath.Join(root, "bin", "images"), Out: out, hostIP: ip,
+		Images: filepath.Join(root, "bin", "images"), Out: out, hostIP: ip, start: time.Now(),
 	}, nil
 }
 

@@ -125,6 +125,9 @@ type Cloud struct {
 type Options struct {
 	CreateDelay time.Duration
 	Seed        string // path of a seed file
+	// Host is the address to listen on (default 127.0.0.1); the local
+	// cluster's pods reach the host at its IP.
+	Host string
 }
 
 // Start starts mycloud on a free port with a fresh data dir; it is killed
@@ -135,7 +138,11 @@ func Start(t testing.TB, opts Options) *Cloud {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	host := opts.Host
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,177 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vela-infra/vela-infra/pkg/localcluster"
+	"github.com/vela-infra/vela-infra/pkg/mycloud/mycloudtest"
+	"github.com/vela-infra/vela-infra/pkg/testenv"
+)
+
+// TestClusterPlatform is the demo's flow on the real local cluster (make up):
+// in-cluster vela-core, terraform-controller running Terraform in Job pods,
+// and the step-runner Deployment installed by `vela addon enable`; mycloud
+// runs on the host, where pods reach it. It walks e2e/testdata/platform.yaml
+// through the four stages of `make demo`:
+//  1. infra-import adopts the pre-existing VPC with no create or delete;
+//  2. terraform-controller provisions the subnet and the MySQL instance (its
+//     subnet id passed from the subnet's Terraform output), Available;
+//  3. an out-of-band edit, then infra-drift reports it as a diff;
+//  4. a property change held by infra-approve until vela workflow resume,
+//     which applies exactly the shown change.
+func TestClusterPlatform(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	c := startCluster(t, ctx)
+	cloud := mycloudtest.Start(t, mycloudtest.Options{
+		CreateDelay: 200 * time.Millisecond, Host: c.HostIP().String(),
+		Seed: filepath.Join(root, "e2e", "testdata", "mycloud-seed.yaml"),
+	})
+	if err := c.EnableAddons(ctx, root, cloud.URL, mycloudtest.AccessKey, mycloudtest.SecretKey); err != nil {
+		t.Fatal(err)
+	}
+	vela := func(args ...string) string {
+		t.Helper()
+		out, err := c.Vela(ctx, args...)
+		if err != nil {
+			t.Fatalf("vela %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+	until := func(want string, timeout time.Duration) string {
+		t.Helper()
+		deadline := time.Now().Add(timeout)
+		var out string
+		for time.Now().Before(deadline) {
+			out, _ = c.Vela(ctx, "status", "platform")
+			if strings.Contains(out, want) {
+				return out
+			}
+			time.Sleep(2 * time.Second)
+		}
+		tfc, _ := c.Kubectl(ctx, "-n", "vela-system", "logs", "deploy/terraform-controller", "--tail=30")
+		sr, _ := c.Kubectl(ctx, "-n", "vela-system", "logs", "deploy/vela-infra-step-runner", "--tail=30")
+		cfgs, _ := c.Kubectl(ctx, "get", "configurations,jobs,pods", "-A")
+		t.Fatalf("vela status platform never showed %q in %s; last output:\n%s\n%s\nterraform-controller:\n%s\nstep-runner:\n%s", want, timeout, out, cfgs, tfc, sr)
+		return ""
+	}
+	available := func(name string) {
+		t.Helper()
+		out, err := c.Kubectl(ctx, "get", "configuration", name, "-o", "jsonpath={.status.apply.state}")
+		if err != nil || out != "Available" {
+			t.Errorf("Configuration %s: state %q (%v), want Available", name, out, err)
+		}
+	}
+
+	// Stages 1 and 2, and the new bucket held for approval.
+	vela("up", "-f", filepath.Join(root, "e2e", "testdata", "platform.yaml"))
+	status := until("suspending", 6*time.Minute)
+	t.Logf("vela status platform, creation of the bucket held:\n%s", status)
+	for _, want := range []string{"adopted 1 resource(s) into Configuration network", "+ mycloud_bucket.this (create)", "awaits approval"} {
+		if !strings.Contains(status, want) {
+			t.Errorf("vela status lacks %q", want)
+		}
+	}
+	if n := cloud.CountRequests(http.MethodPost, "/v1/vpcs") + cloud.CountRequests(http.MethodDelete, "/v1/vpcs"); n != 0 {
+		t.Errorf("the adopted VPC was created or deleted: %d requests", n)
+	}
+	for _, kind := range []string{"subnets", "mysql-instances"} {
+		if n := cloud.CountRequests(http.MethodPost, "/v1/"+kind); n != 1 {
+			t.Errorf("terraform-controller created %d %s, want 1", n, kind)
+		}
+	}
+	for _, name := range []string{"network", "app-subnet", "app-db"} {
+		available(name)
+	}
+	if n := cloud.CountRequests(http.MethodPost, "/v1/buckets"); n != 0 {
+		t.Fatalf("the bucket was created before approval (%d creates)", n)
+	}
+	vela("workflow", "resume", "platform")
+	until("finished: true", 3*time.Minute)
+	available("app-assets")
+	if n := cloud.CountRequests(http.MethodPost, "/v1/buckets"); n != 1 {
+		t.Errorf("want exactly one bucket created after approval, got %d", n)
+	}
+
+	// Stage 3: an out-of-band edit, reported by infra-drift.
+	cloud.MustAdmin(http.MethodPatch, "resources/vpcs/vpc-legacy01", map[string]any{"tags": map[string]string{"owner": "someone-else"}}, nil)
+	vela("workflow", "restart", "platform")
+	status = until(`tags.owner: "ops" -> "someone-else"`, 4*time.Minute)
+	t.Logf("vela status platform after the out-of-band edit:\n%s", status)
+	until("finished: true", 3*time.Minute)
+
+	// Stage 4: a property change waits for approval and applies exactly it.
+	app, err := os.ReadFile(filepath.Join(root, "e2e", "testdata", "platform.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(string(app), "        name: app-assets\n        acl: private\n", "        name: app-assets\n        acl: private\n        versioning: true\n", 1)
+	if changed == string(app) {
+		t.Fatal("platform.yaml no longer has the app-assets properties this test edits")
+	}
+	f := filepath.Join(t.TempDir(), "platform.yaml")
+	if err := os.WriteFile(f, []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	patches := cloud.CountRequests(http.MethodPatch, "/v1/buckets")
+	vela("up", "-f", f)
+	status = until("versioning: false -> true", 4*time.Minute)
+	until("suspending", time.Minute)
+	if n := cloud.CountRequests(http.MethodPatch, "/v1/buckets"); n != patches {
+		t.Fatalf("the bucket was changed before approval")
+	}
+	t.Logf("vela status platform, the change held:\n%s", status)
+	vela("workflow", "resume", "platform")
+	until("finished: true", 3*time.Minute)
+	if n := cloud.CountRequests(http.MethodPatch, "/v1/buckets") - patches; n != 1 {
+		t.Errorf("want exactly one bucket update after approval, got %d", n)
+	}
+	available("app-assets")
+}
+
+// startCluster brings up the local cluster for one test and takes it down
+// at the end. A cluster that already runs (make up, make demo KEEP=1) is not
+// touched: the test fails and says so.
+func startCluster(t *testing.T, ctx context.Context) *localcluster.Cluster {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("the local-cluster test runs containerd and a kubelet: run make test as root")
+	}
+	var log strings.Builder
+	c, err := localcluster.New(root, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Running() {
+		t.Fatalf("a local cluster is already running in %s (make up or make demo KEEP=1): run make down first", c.Dir)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, n := range localcluster.Components {
+				t.Logf("last lines of %s:\n%s", n, c.LogTail(n, 10))
+			}
+		}
+		if err := c.Down(); err != nil {
+			t.Errorf("make down: %v", err)
+		}
+		t.Logf("local cluster:\n%s", log.String())
+	})
+	if err := c.Up(ctx); err != nil {
+		t.Fatalf("make up: %v\n%s", err, log.String())
+	}
+	p, err := localcluster.DefaultPlatform(root, testenv.ModuleDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Install(ctx, p); err != nil {
+		t.Fatalf("installing vela-core and terraform-controller: %v\n%s", err, log.String())
+	}
+	return c
+}
