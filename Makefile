@@ -90,6 +90,10 @@ lint: ## gofmt, go vet, terraform fmt and generated files must be clean.
 test: test-tools images lint ## Unit, envtest, Terraform and local-cluster e2e tests against real parts (the CI command).
 	go test -timeout 30m $(GOTEST_FLAGS) ./... 2>&1 | tee $(BIN)/test.log; exit $${PIPESTATUS[0]}
 
+.PHONY: e2e
+e2e: test-tools images ## Only the end-to-end tests (envtest suite + local cluster), verbose.
+	go test -timeout 30m -count=1 -v ./e2e/... 2>&1 | tee $(BIN)/e2e.log; exit $${PIPESTATUS[0]}
+
 .PHONY: mycloud
 mycloud: build ## Run mycloud in the foreground on 127.0.0.1:8480 (keys from the README).
 	MYCLOUD_SECRET_KEY=demo-secret-key MYCLOUD_ADMIN_TOKEN=demo-admin-token \

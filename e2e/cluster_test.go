@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,20 +15,15 @@ import (
 	"github.com/vela-infra/vela-infra/pkg/testenv"
 )
 
-// TestClusterPlatform is the demo's flow on the real local cluster (make up):
-// in-cluster vela-core, terraform-controller running Terraform in Job pods,
-// and the step-runner Deployment installed by `vela addon enable`; mycloud
-// runs on the host, where pods reach it. It walks e2e/testdata/platform.yaml
-// through the four stages of `make demo`:
-//  1. infra-import adopts the pre-existing VPC with no create or delete;
-//  2. terraform-controller provisions the subnet and the MySQL instance (its
-//     subnet id passed from the subnet's Terraform output), Available;
-//  3. an out-of-band edit, then infra-drift reports it as a diff;
-//  4. a property change held by infra-approve until vela workflow resume,
-//     which applies exactly the shown change.
-func TestClusterPlatform(t *testing.T) {
+// TestCluster runs on the real local cluster (make up): in-cluster vela-core,
+// terraform-controller running Terraform in Job pods, and the step-runner
+// Deployment installed by `vela addon enable`; mycloud runs on the host,
+// where pods reach it. One cluster and one cloud for its subtests, which run
+// in order (they count mycloud's requests); the whole test runs in parallel
+// with the envtest suite.
+func TestCluster(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	c := startCluster(t, ctx)
 	cloud := mycloudtest.Start(t, mycloudtest.Options{
@@ -37,6 +33,20 @@ func TestClusterPlatform(t *testing.T) {
 	if err := c.EnableAddons(ctx, root, cloud.URL, mycloudtest.AccessKey, mycloudtest.SecretKey); err != nil {
 		t.Fatal(err)
 	}
+	t.Run("Platform", func(t *testing.T) { testPlatform(ctx, t, c, cloud) })
+	t.Run("FailedApplyKeepsItsOutput", func(t *testing.T) { testFailedApplyOutput(ctx, t, c) })
+	t.Run("BadPropertyNamesIt", func(t *testing.T) { testBadProperty(ctx, t, c) })
+}
+
+// testPlatform walks e2e/testdata/platform.yaml through the four stages of
+// `make demo`:
+//  1. infra-import adopts the pre-existing VPC with no create or delete;
+//  2. terraform-controller provisions the subnet and the MySQL instance (its
+//     subnet id passed from the subnet's Terraform output), Available;
+//  3. an out-of-band edit, then infra-drift reports it as a diff;
+//  4. a property change held by infra-approve until vela workflow resume,
+//     which applies exactly the shown change.
+func testPlatform(ctx context.Context, t *testing.T, c *localcluster.Cluster, cloud *mycloudtest.Cloud) {
 	vela := func(args ...string) string {
 		t.Helper()
 		out, err := c.Vela(ctx, args...)
@@ -56,10 +66,7 @@ func TestClusterPlatform(t *testing.T) {
 			}
 			time.Sleep(2 * time.Second)
 		}
-		tfc, _ := c.Kubectl(ctx, "-n", "vela-system", "logs", "deploy/terraform-controller", "--tail=30")
-		sr, _ := c.Kubectl(ctx, "-n", "vela-system", "logs", "deploy/vela-infra-step-runner", "--tail=30")
-		cfgs, _ := c.Kubectl(ctx, "get", "configurations,jobs,pods", "-A")
-		t.Fatalf("vela status platform never showed %q in %s; last output:\n%s\n%s\nterraform-controller:\n%s\nstep-runner:\n%s", want, timeout, out, cfgs, tfc, sr)
+		t.Fatalf("vela status platform never showed %q in %s; last output:\n%s\n%s", want, timeout, out, diagnose(ctx, c))
 		return ""
 	}
 	available := func(name string) {
@@ -174,4 +181,123 @@ func startCluster(t *testing.T, ctx context.Context) *localcluster.Cluster {
 		t.Fatalf("installing vela-core and terraform-controller: %v\n%s", err, log.String())
 	}
 	return c
+}
+
+// diagnose is what a failed cluster test prints: objects and controller logs.
+func diagnose(ctx context.Context, c *localcluster.Cluster) string {
+	objs, _ := c.Kubectl(ctx, "get", "configurations,jobs,pods,configmaps", "-A")
+	tfc, _ := c.Kubectl(ctx, "-n", "vela-system", "logs", "deploy/terraform-controller", "--tail=30")
+	sr, _ := c.Kubectl(ctx, "-n", "vela-system", "logs", "deploy/vela-infra-step-runner", "--tail=30")
+	return fmt.Sprintf("%s\nterraform-controller:\n%s\nstep-runner:\n%s", objs, tfc, sr)
+}
+
+// testFailedApplyOutput: terraform-controller's apply fails in the cloud (a
+// subnet in a VPC that does not exist); the step-runner keeps the full
+// Terraform output in a ConfigMap. After the fix, terraform-controller
+// replaces the Job (its pod is gone) and the failed run's output is still
+// readable, next to the successful run's.
+func testFailedApplyOutput(ctx context.Context, t *testing.T, c *localcluster.Cluster) {
+	f := filepath.Join(t.TempDir(), "orphan.yaml")
+	app := `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata:
+  name: orphan
+spec:
+  components:
+    - name: orphan-subnet
+      type: mycloud-subnet
+      properties:
+        name: orphan
+        vpc_id: vpc-doesnotexist
+        cidr: 10.77.1.0/24
+`
+	if err := os.WriteFile(f, []byte(app), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := c.Vela(ctx, "up", "-f", f); err != nil {
+		t.Fatalf("vela up: %v\n%s", err, out)
+	}
+	const cm = "orphan-subnet-terraform-apply-failed-log"
+	var kept string
+	deadline := time.Now().Add(4 * time.Minute)
+	for time.Now().Before(deadline) {
+		kept, _ = c.Kubectl(ctx, "get", "configmap", cm, "-o", "jsonpath={.data}")
+		if strings.Contains(kept, "vpc-doesnotexist") {
+			break
+		}
+		time.Sleep(2 * time.Second)
+	}
+	if !strings.Contains(kept, "vpc-doesnotexist") || !strings.Contains(kept, "Error") {
+		t.Fatalf("ConfigMap %s does not hold the failed apply's output: %q\n%s", cm, kept, diagnose(ctx, c))
+	}
+	oldPod, _ := c.Kubectl(ctx, "get", "configmap", cm, "-o", "jsonpath={.data.pod}")
+	status, _ := c.Vela(ctx, "status", "orphan")
+	t.Logf("vela status orphan while the apply fails:\n%s", status)
+
+	// The fix: the subnet goes into the VPC that exists. terraform-controller
+	// deletes the failing Job (and its pod) and runs a new one.
+	fixed := strings.Replace(app, "vpc_id: vpc-doesnotexist\n        cidr: 10.77.1.0/24", "vpc_id: vpc-legacy01\n        cidr: 10.40.77.0/24", 1)
+	if err := os.WriteFile(f, []byte(fixed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := c.Vela(ctx, "up", "-f", f); err != nil {
+		t.Fatalf("vela up: %v\n%s", err, out)
+	}
+	deadline = time.Now().Add(4 * time.Minute)
+	var latest string
+	for time.Now().Before(deadline) {
+		latest, _ = c.Kubectl(ctx, "get", "configmap", "orphan-subnet-terraform-apply-log", "-o", "jsonpath={.data.terraform-executor\\.log}")
+		if strings.Contains(latest, "Apply complete!") {
+			break
+		}
+		time.Sleep(2 * time.Second)
+	}
+	if !strings.Contains(latest, "Apply complete!") {
+		t.Fatalf("the fixed apply's output was not kept: %q\n%s", latest, diagnose(ctx, c))
+	}
+	podName := strings.TrimPrefix(strings.TrimSpace(oldPod), "default/")
+	if out, err := c.Kubectl(ctx, "get", "pod", podName); err == nil {
+		t.Fatalf("the failed run's pod %s is still there:\n%s", podName, out)
+	}
+	after, err := c.Kubectl(ctx, "get", "configmap", cm, "-o", "jsonpath={.data}")
+	if err != nil || !strings.Contains(after, "vpc-doesnotexist") || !strings.Contains(after, podName) {
+		t.Fatalf("after its pod %s is gone, %s lost the failed output (%v): %q", podName, cm, err, after)
+	}
+	failedLog, _ := c.Kubectl(ctx, "get", "configmap", cm, "-o", "jsonpath={.data.terraform-executor\\.log}")
+	t.Logf("the failed apply's output, kept after its pod %s is gone (kubectl get configmap %s):\n%s", podName, cm, failedLog)
+}
+
+// testBadProperty: a bad component property is rejected before anything
+// runs, with a message that names the property.
+func testBadProperty(ctx context.Context, t *testing.T, c *localcluster.Cluster) {
+	f := filepath.Join(t.TempDir(), "bad.yaml")
+	app := `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata:
+  name: bad-db
+spec:
+  components:
+    - name: bad-db
+      type: mycloud-mysql
+      properties:
+        name: bad-db
+        subnet_id: subnet-1a2b3c4d
+        storage_gib: 5
+        admin_password: Demo-Passw0rd-2026
+`
+	if err := os.WriteFile(f, []byte(app), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := c.Vela(ctx, "up", "-f", f)
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) && !strings.Contains(out, "storage_gib") {
+		time.Sleep(2 * time.Second)
+		out, _ = c.Vela(ctx, "status", "bad-db")
+	}
+	if !strings.Contains(out, "The storage_gib must be a whole number from 20 to 16384") {
+		t.Fatalf("vela never named the bad property storage_gib:\n%s", out)
+	}
+	if cfg, err := c.Kubectl(ctx, "get", "configuration", "bad-db", "-o", "name"); err == nil {
+		t.Fatalf("a Configuration was created for a bad property: %s", cfg)
+	}
 }

@@ -7,8 +7,10 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -37,6 +39,11 @@ func ClientOptions() client.Options {
 	return client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}, &batchv1.Job{}}}}
 }
 
+// CacheOptions caches only the pods of Jobs (for the JobLogReconciler).
+func CacheOptions() cache.Options {
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{&corev1.Pod{}: {Label: JobPodSelector()}}}
+}
+
 // Options configure the step reconcilers.
 type Options struct {
 	Runner              *terraform.Runner
@@ -48,7 +55,8 @@ type Options struct {
 	RetryAfter time.Duration
 }
 
-// Setup registers the three step reconcilers and the drift gauge.
+// Setup registers the three step reconcilers, the drift gauge and the
+// keeper of terraform-controller's Job output.
 func Setup(mgr ctrl.Manager, o Options) error {
 	// The resolver reads Configurations, Providers and Secrets live: a
 	// Configuration created just before its step-run object must not look
@@ -68,7 +76,12 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	if err := metrics.Registry.Register(DriftResources); err != nil {
 		return fmt.Errorf("register drift gauge: %w", err)
 	}
+	clientset, err := kubernetes.NewForConfig(mgr.GetConfig())
+	if err != nil {
+		return fmt.Errorf("create API client: %w", err)
+	}
 	for _, r := range []interface{ SetupWithManager(ctrl.Manager) error }{
+		&JobLogReconciler{Client: mgr.GetClient(), Live: live, Pods: clientset.CoreV1(), ControllerNamespace: o.ControllerNamespace},
 		&ImportReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent},
 		&DriftReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent},
 		&ApprovalReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent},
