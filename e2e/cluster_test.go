@@ -36,6 +36,7 @@ func TestCluster(t *testing.T) {
 	t.Run("Platform", func(t *testing.T) { testPlatform(ctx, t, c, cloud) })
 	t.Run("FailedApplyKeepsItsOutput", func(t *testing.T) { testFailedApplyOutput(ctx, t, c) })
 	t.Run("BadPropertyNamesIt", func(t *testing.T) { testBadProperty(ctx, t, c) })
+	t.Run("AddonDisable", func(t *testing.T) { testAddonDisable(ctx, t, c, cloud) })
 }
 
 // testPlatform walks e2e/testdata/platform.yaml through the four stages of
@@ -299,5 +300,54 @@ spec:
 	}
 	if cfg, err := c.Kubectl(ctx, "get", "configuration", "bad-db", "-o", "name"); err == nil {
 		t.Fatalf("a Configuration was created for a bad property: %s", cfg)
+	}
+}
+
+// testAddonDisable: `vela addon disable` refuses while applications use an
+// addon's definitions; forced, it removes what enable added (definitions,
+// Provider, credentials, the step-runner and its CRDs: the cluster's garbage
+// collector deletes what the addon Application owns) and leaves the cloud,
+// the Configurations and their state alone.
+func testAddonDisable(ctx context.Context, t *testing.T, c *localcluster.Cluster, cloud *mycloudtest.Cloud) {
+	writes := func() int {
+		return cloud.CountRequests(http.MethodPost, "/v1/") + cloud.CountRequests(http.MethodPatch, "/v1/") + cloud.CountRequests(http.MethodDelete, "/v1/")
+	}
+	before := writes()
+	out, err := c.Vela(ctx, "addon", "disable", "terraform-mycloud")
+	if err == nil || !strings.Contains(out, "is being used by") || !strings.Contains(out, "default/platform") {
+		t.Fatalf("vela addon disable of an addon in use: want a refusal naming default/platform, got %v:\n%s", err, out)
+	}
+	for _, addon := range []string{"vela-infra", "terraform-mycloud"} {
+		if out, err := c.Vela(ctx, "addon", "disable", addon, "--force"); err != nil {
+			t.Fatalf("vela addon disable %s --force: %v\n%s", addon, err, out)
+		}
+	}
+	gone := [][]string{
+		{"-n", "vela-system", "componentdefinition", "mycloud-vpc"},
+		{"-n", "vela-system", "workflowstepdefinition", "infra-import"},
+		{"-n", "default", "provider", "mycloud"},
+		{"-n", "vela-system", "deployment", "vela-infra-step-runner"},
+		{"crd", "infraimports.infra.vela-infra.io"},
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for _, obj := range gone {
+		for {
+			out, err := c.Kubectl(ctx, append([]string{"get"}, obj...)...)
+			if err != nil && (strings.Contains(out, "NotFound") || strings.Contains(out, "not found")) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after vela addon disable, %v is still there: %s", obj, out)
+			}
+			time.Sleep(time.Second)
+		}
+	}
+	for _, obj := range [][]string{{"configuration", "network"}, {"configuration", "app-db"}, {"-n", "vela-system", "secret", "tfstate-default-app-db"}} {
+		if out, err := c.Kubectl(ctx, append([]string{"get"}, obj...)...); err != nil {
+			t.Errorf("vela addon disable removed %v: %s", obj, out)
+		}
+	}
+	if n := writes() - before; n != 0 {
+		t.Errorf("vela addon disable changed the cloud: %d write requests", n)
 	}
 }
