@@ -194,7 +194,8 @@ func diagnose(ctx context.Context, c *localcluster.Cluster) string {
 
 // testFailedApplyOutput: terraform-controller's apply fails in the cloud (a
 // subnet in a VPC that does not exist); the step-runner keeps the full
-// Terraform output in a ConfigMap. After the fix, terraform-controller
+// Terraform output of the pod in a ConfigMap labelled failed and says where
+// in an Event on the Configuration. After the fix, terraform-controller
 // replaces the Job (its pod is gone) and the failed run's output is still
 // readable, next to the successful run's.
 func testFailedApplyOutput(ctx context.Context, t *testing.T, c *localcluster.Cluster) {
@@ -218,22 +219,31 @@ spec:
 	if out, err := c.Vela(ctx, "up", "-f", f); err != nil {
 		t.Fatalf("vela up: %v\n%s", err, out)
 	}
-	const cm = "orphan-subnet-terraform-apply-failed-log"
-	var kept string
-	deadline := time.Now().Add(4 * time.Minute)
-	for time.Now().Before(deadline) {
-		kept, _ = c.Kubectl(ctx, "get", "configmap", cm, "-o", "jsonpath={.data}")
-		if strings.Contains(kept, "vpc-doesnotexist") {
-			break
+	kept := func(failed string) (name, log string) {
+		names, _ := c.Kubectl(ctx, "get", "configmap", "-l", "infra.vela-infra.io/configuration=orphan-subnet,infra.vela-infra.io/terraform-run=apply,infra.vela-infra.io/failed="+failed,
+			"-o", "jsonpath={.items[*].metadata.name}")
+		for _, n := range strings.Fields(names) {
+			l, _ := c.Kubectl(ctx, "get", "configmap", n, "-o", "jsonpath={.data.terraform-executor\\.log}")
+			return n, l
 		}
+		return "", ""
+	}
+	var cm, failedLog string
+	deadline := time.Now().Add(4 * time.Minute)
+	for time.Now().Before(deadline) && !strings.Contains(failedLog, "vpc-doesnotexist") {
 		time.Sleep(2 * time.Second)
+		cm, failedLog = kept("true")
 	}
-	if !strings.Contains(kept, "vpc-doesnotexist") || !strings.Contains(kept, "Error") {
-		t.Fatalf("ConfigMap %s does not hold the failed apply's output: %q\n%s", cm, kept, diagnose(ctx, c))
+	if !strings.Contains(failedLog, "vpc-doesnotexist") || !strings.Contains(failedLog, "Error") {
+		t.Fatalf("no ConfigMap holds the failed apply's output: %q %q\n%s", cm, failedLog, diagnose(ctx, c))
 	}
-	oldPod, _ := c.Kubectl(ctx, "get", "configmap", cm, "-o", "jsonpath={.data.pod}")
+	podName := strings.TrimSuffix(cm, "-terraform-log")
+	events, _ := c.Kubectl(ctx, "get", "events", "--field-selector", "involvedObject.kind=Configuration,involvedObject.name=orphan-subnet,reason=TerraformRunFailed", "-o", "jsonpath={.items[*].message}")
+	if !strings.Contains(events, cm) {
+		t.Errorf("no TerraformRunFailed Event on the Configuration points to %s: %q", cm, events)
+	}
 	status, _ := c.Vela(ctx, "status", "orphan")
-	t.Logf("vela status orphan while the apply fails:\n%s", status)
+	t.Logf("vela status orphan while the apply fails:\n%s\nEvent: %s", status, events)
 
 	// The fix: the subnet goes into the VPC that exists. terraform-controller
 	// deletes the failing Job (and its pod) and runs a new one.
@@ -244,19 +254,15 @@ spec:
 	if out, err := c.Vela(ctx, "up", "-f", f); err != nil {
 		t.Fatalf("vela up: %v\n%s", err, out)
 	}
-	deadline = time.Now().Add(4 * time.Minute)
 	var latest string
-	for time.Now().Before(deadline) {
-		latest, _ = c.Kubectl(ctx, "get", "configmap", "orphan-subnet-terraform-apply-log", "-o", "jsonpath={.data.terraform-executor\\.log}")
-		if strings.Contains(latest, "Apply complete!") {
-			break
-		}
+	deadline = time.Now().Add(4 * time.Minute)
+	for time.Now().Before(deadline) && !strings.Contains(latest, "Apply complete!") {
 		time.Sleep(2 * time.Second)
+		_, latest = kept("false")
 	}
 	if !strings.Contains(latest, "Apply complete!") {
 		t.Fatalf("the fixed apply's output was not kept: %q\n%s", latest, diagnose(ctx, c))
 	}
-	podName := strings.TrimPrefix(strings.TrimSpace(oldPod), "default/")
 	if out, err := c.Kubectl(ctx, "get", "pod", podName); err == nil {
 		t.Fatalf("the failed run's pod %s is still there:\n%s", podName, out)
 	}
@@ -264,7 +270,6 @@ spec:
 	if err != nil || !strings.Contains(after, "vpc-doesnotexist") || !strings.Contains(after, podName) {
 		t.Fatalf("after its pod %s is gone, %s lost the failed output (%v): %q", podName, cm, err, after)
 	}
-	failedLog, _ := c.Kubectl(ctx, "get", "configmap", cm, "-o", "jsonpath={.data.terraform-executor\\.log}")
 	t.Logf("the failed apply's output, kept after its pod %s is gone (kubectl get configmap %s):\n%s", podName, cm, failedLog)
 }
 

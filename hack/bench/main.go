@@ -21,6 +21,7 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	crossplane "github.com/oam-dev/terraform-controller/api/types/crossplane-runtime"
@@ -40,7 +41,7 @@ var (
 	root   string
 	runs   = envInt("RUNS", 5)
 	fleet  = envInt("FLEET", 50)
-	c      client.Client
+	c      client.WithWatch
 	stack  *testenv.Stack
 	raw    = map[string][]float64{}
 	rawMu  sync.Mutex
@@ -100,7 +101,7 @@ func run() error {
 	defer stack.Stop()
 	s := env.Scheme
 	_ = v1alpha1.AddToScheme(s)
-	if c, err = client.New(env.Config, client.Options{Scheme: s}); err != nil {
+	if c, err = client.NewWithWatch(env.Config, client.Options{Scheme: s}); err != nil {
 		return err
 	}
 	time.Sleep(2 * time.Second)
@@ -260,13 +261,44 @@ func reason(rs *v1alpha1.RunStatus) string {
 	return ""
 }
 
+// waitFor watches obj until cond holds. A watch, not polling: four
+// concurrent pollers would load the API server the step-runner shares and
+// add their poll interval to every figure.
 func waitFor(obj client.Object, timeout time.Duration, cond func() bool) error {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if err := c.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err == nil && cond() {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var list client.ObjectList
+	switch obj.(type) {
+	case *v1alpha1.InfraDrift:
+		list = &v1alpha1.InfraDriftList{}
+	case *v1alpha1.InfraApproval:
+		list = &v1alpha1.InfraApprovalList{}
+	default:
+		return fmt.Errorf("waitFor: no list type for %T", obj)
+	}
+	w, err := c.Watch(ctx, list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{"metadata.name": obj.GetName()})
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+	if err := c.Get(ctx, client.ObjectKeyFromObject(obj), obj); err == nil && cond() {
+		return nil
+	}
+	for ev := range w.ResultChan() {
+		got, ok := ev.Object.(client.Object)
+		if !ok || ev.Type == watch.Error {
+			continue
+		}
+		data, err := json.Marshal(got)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(data, obj); err != nil {
+			return err
+		}
+		if cond() {
 			return nil
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	data, _ := json.Marshal(obj)
 	return fmt.Errorf("timed out: %s\nstep-runner log:\n%s", data, stack.LogTail("step-runner", 2000))

@@ -6,6 +6,7 @@ import (
 	"io"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -22,6 +24,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	tfv1beta2 "github.com/oam-dev/terraform-controller/api/v1beta2"
+
+	"github.com/vela-infra/vela-infra/pkg/apis/infra/v1alpha1"
+	"github.com/vela-infra/vela-infra/pkg/terraform"
 )
 
 // JobNameLabel is the label the Job controller puts on a Job's pods.
@@ -35,16 +40,28 @@ const MaxJobLogBytes = 96 << 10
 // (it runs without -no-color); the kept logs are plain text.
 var ansiColor = regexp.MustCompile("\x1b\\[[0-9;]*m")
 
+// Labels of the ConfigMaps that keep terraform-controller's run output.
+const (
+	LabelConfiguration = "infra.vela-infra.io/configuration"
+	LabelTerraformRun  = "infra.vela-infra.io/terraform-run"
+	LabelRunFailed     = "infra.vela-infra.io/failed"
+)
+
+// KeepJobRuns is how many runs' output is kept per Configuration and run
+// kind (apply, destroy).
+const KeepJobRuns = 5
+
 // JobLogReconciler keeps the output of terraform-controller's Terraform runs
 // after their pods are gone. terraform-controller runs `terraform init` and
 // `terraform apply|destroy` in the pods of a Job it deletes whenever the
-// Configuration changes, and its status keeps only the error's first lines;
-// this copies every finished container's log (and the previous attempt's,
-// for a container that restarted) into a ConfigMap owned by the
-// Configuration:
-//
-//	<configuration>-terraform-<apply|destroy>-log         the latest run
-//	<configuration>-terraform-<apply|destroy>-failed-log  the latest failed run
+// Configuration changes (and at its backoff limit the pods go too), and its
+// status keeps only the error's first lines. This copies every finished
+// container's log (and the previous attempt's, for a container that
+// restarted), redacted like the step-runner's own output, into a ConfigMap
+// per pod, `<pod>-terraform-log`, owned by the Configuration and labelled
+// with it, the run kind and whether it failed; it keeps the last
+// KeepJobRuns per Configuration and kind, and points to a new one from an
+// Event on the Configuration.
 type JobLogReconciler struct {
 	// Client reads pods (cached, only Job pods) and writes ConfigMaps.
 	Client client.Client
@@ -55,6 +72,10 @@ type JobLogReconciler struct {
 	// ControllerNamespace is terraform-controller's --controller-namespace:
 	// there, Jobs are named after the Configuration's UID.
 	ControllerNamespace string
+	// Resolver finds the values to redact (credentials, secret variables).
+	Resolver *Resolver
+	// Recorder emits the Events on the Configuration.
+	Recorder record.EventRecorder
 }
 
 // JobPodSelector selects the pods the JobLogReconciler watches, for the
@@ -106,6 +127,7 @@ func (r *JobLogReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if len(run) == 0 {
 		return ctrl.Result{}, nil
 	}
+	secrets := r.secrets(ctx, cfg)
 	data := map[string]string{"pod": pod.Namespace + "/" + pod.Name, "summary": summary(run)}
 	failed, read := false, 0
 	for _, c := range run {
@@ -116,25 +138,72 @@ func (r *JobLogReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		} else {
 			read++
 		}
-		data[c.key()] = capTail(ansiColor.ReplaceAllString(logs, ""), MaxJobLogBytes)
-		failed = failed || c.exitCode != 0
+		data[c.key()] = capTail(terraform.Redact(ansiColor.ReplaceAllString(logs, ""), secrets), MaxJobLogBytes)
 	}
+	failed = runFailed(run)
 	if read == 0 {
 		// Nothing readable (the pod is going): never replace kept output
 		// with nothing.
 		return ctrl.Result{}, nil
 	}
-	name := fmt.Sprintf("%s-terraform-%s-log", cfg.Name, kind)
-	if err := r.save(ctx, cfg, name, data); err != nil {
+	name := pod.Name + "-terraform-log"
+	news, err := r.save(ctx, cfg, name, kind, failed, data)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if failed {
-		if err := r.save(ctx, cfg, fmt.Sprintf("%s-terraform-%s-failed-log", cfg.Name, kind), data); err != nil {
-			return ctrl.Result{}, err
+	if news && r.Recorder != nil {
+		where := fmt.Sprintf("kubectl -n %s get configmap %s -o jsonpath='{.data.terraform-executor\\.log}'", cfg.Namespace, name)
+		if failed {
+			r.Recorder.Eventf(cfg, corev1.EventTypeWarning, "TerraformRunFailed", "terraform %s in pod %s failed (%s); its full output stays after the pod is gone: %s", kind, pod.Name, strings.ReplaceAll(strings.TrimSpace(data["summary"]), "\n", "; "), where)
+		} else {
+			r.Recorder.Eventf(cfg, corev1.EventTypeNormal, "TerraformRunOutputKept", "terraform %s in pod %s: output kept in ConfigMap %s", kind, pod.Name, name)
 		}
+	}
+	if err := r.prune(ctx, cfg, kind); err != nil {
+		return ctrl.Result{}, err
 	}
 	log.FromContext(ctx).V(1).Info("kept Terraform Job output", "configuration", cfg.Name, "configMap", name, "failed", failed)
 	return ctrl.Result{}, nil
+}
+
+// secrets are the values to redact from the target's logs; when the target
+// cannot be resolved (its Provider is gone, say), Terraform's own redaction
+// of sensitive values is all there is.
+func (r *JobLogReconciler) secrets(ctx context.Context, cfg *tfv1beta2.Configuration) []string {
+	if r.Resolver == nil {
+		return nil
+	}
+	res, err := r.Resolver.Resolve(ctx, cfg.Namespace, v1alpha1.Target{ConfigurationName: cfg.Name})
+	if err != nil {
+		log.FromContext(ctx).Info("cannot resolve the Configuration to redact its Job output", "configuration", cfg.Name, "error", err.Error())
+		return nil
+	}
+	return res.Target.Secrets
+}
+
+// prune keeps the newest KeepJobRuns outputs of a Configuration's runs of
+// one kind.
+func (r *JobLogReconciler) prune(ctx context.Context, cfg *tfv1beta2.Configuration, kind string) error {
+	var list corev1.ConfigMapList
+	if err := r.Client.List(ctx, &list, client.InNamespace(cfg.Namespace), client.MatchingLabels{LabelConfiguration: cfg.Name, LabelTerraformRun: kind}); err != nil {
+		return err
+	}
+	if len(list.Items) <= KeepJobRuns {
+		return nil
+	}
+	sort.Slice(list.Items, func(i, j int) bool {
+		a, b := list.Items[i].CreationTimestamp, list.Items[j].CreationTimestamp
+		if a.Equal(&b) {
+			return list.Items[i].Name > list.Items[j].Name
+		}
+		return b.Before(&a)
+	})
+	for i := KeepJobRuns; i < len(list.Items); i++ {
+		if err := r.Client.Delete(ctx, &list.Items[i]); client.IgnoreNotFound(err) != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // configuration finds the Configuration a Job pod runs for, or nil.
@@ -172,39 +241,44 @@ func (r *JobLogReconciler) logs(ctx context.Context, pod *corev1.Pod, container 
 	return string(b), err
 }
 
-// save creates or updates a ConfigMap owned by the Configuration (deleted
-// with it); an unchanged one is not written.
-func (r *JobLogReconciler) save(ctx context.Context, cfg *tfv1beta2.Configuration, name string, data map[string]string) error {
+// save creates or updates a run's ConfigMap, owned by the Configuration
+// (deleted with it), and says whether it is new or its outcome changed; an
+// unchanged one is not written.
+func (r *JobLogReconciler) save(ctx context.Context, cfg *tfv1beta2.Configuration, name, kind string, failed bool, data map[string]string) (bool, error) {
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: cfg.Namespace}}
 	err := r.Client.Get(ctx, client.ObjectKeyFromObject(cm), cm)
 	if err != nil && !apierrors.IsNotFound(err) {
-		return err
+		return false, err
 	}
 	exists := err == nil
-	if exists && cm.Data["pod"] == data["pod"] {
-		// Same pod: a log that could not be read this time keeps what an
-		// earlier look read.
+	if exists {
+		// A log that could not be read this time keeps what an earlier
+		// look read.
 		for k, v := range data {
 			if old, ok := cm.Data[k]; ok && strings.HasPrefix(v, "(log not available") {
 				data[k] = old
 			}
 		}
 	}
-	if exists && equalData(cm.Data, data) {
-		return nil
+	outcome := strconv.FormatBool(failed)
+	if exists && equalData(cm.Data, data) && cm.Labels[LabelRunFailed] == outcome {
+		return false, nil
 	}
+	changed := !exists || cm.Labels[LabelRunFailed] != outcome
 	cm.Labels = map[string]string{
-		"app.kubernetes.io/managed-by":      "vela-infra-step-runner",
-		"infra.vela-infra.io/configuration": cfg.Name,
+		"app.kubernetes.io/managed-by": "vela-infra-step-runner",
+		LabelConfiguration:             cfg.Name,
+		LabelTerraformRun:              kind,
+		LabelRunFailed:                 outcome,
 	}
 	cm.OwnerReferences = []metav1.OwnerReference{{
 		APIVersion: tfv1beta2.GroupVersion.String(), Kind: "Configuration", Name: cfg.Name, UID: cfg.UID,
 	}}
 	cm.Data = data
 	if exists {
-		return r.Client.Update(ctx, cm)
+		return changed, r.Client.Update(ctx, cm)
 	}
-	return r.Client.Create(ctx, cm)
+	return true, r.Client.Create(ctx, cm)
 }
 
 // finished is one terminated run of a container.
@@ -238,6 +312,26 @@ func collect(pod *corev1.Pod) []finished {
 		}
 	}
 	return out
+}
+
+// runFailed: a container's latest outcome is a failure — its current run
+// exited non-zero, or it is being restarted after a failed attempt.
+func runFailed(run []finished) bool {
+	current := map[string]bool{}
+	for _, f := range run {
+		if !f.previous {
+			current[f.name] = true
+			if f.exitCode != 0 {
+				return true
+			}
+		}
+	}
+	for _, f := range run {
+		if f.previous && !current[f.name] && f.exitCode != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func summary(run []finished) string {

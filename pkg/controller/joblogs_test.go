@@ -7,6 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/vela-infra/vela-infra/pkg/terraform"
 )
 
 func TestTerraformJobNames(t *testing.T) {
@@ -44,6 +46,13 @@ func TestCollectListsFinishedRunsInitFirst(t *testing.T) {
 	if s := summary(run); !strings.Contains(s, "terraform-executor.previous: exit code 1 (Error) at 2026-11-23T10:00:00Z") {
 		t.Errorf("summary = %q", s)
 	}
+	if !runFailed(run) {
+		t.Error("a container restarting after a failed attempt is a failed run")
+	}
+	pod.Status.ContainerStatuses[0].State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed", FinishedAt: at}}
+	if run := collect(pod); runFailed(run) || len(run) != 3 {
+		t.Errorf("a retry that succeeded: failed=%v, runs %+v", runFailed(run), run)
+	}
 	if run := collect(&corev1.Pod{}); len(run) != 0 {
 		t.Errorf("a pod with nothing finished gave %+v", run)
 	}
@@ -67,5 +76,12 @@ func TestANSIColorsAreStripped(t *testing.T) {
 	in := "\x1b[31m│\x1b[0m \x1b[0m\x1b[1m\x1b[31mError: \x1b[0mCould not create"
 	if got := ansiColor.ReplaceAllString(in, ""); got != "│ Error: Could not create" {
 		t.Errorf("stripped = %q", got)
+	}
+}
+
+func TestJobOutputIsRedacted(t *testing.T) {
+	got := terraform.Redact("Error: auth failed for key sentinel-secret-5ec7e7 (id AKMYCLOUDTEST)", []string{"sentinel-secret-5ec7e7", "AKMYCLOUDTEST", "ab"})
+	if strings.Contains(got, "sentinel") || strings.Contains(got, "AKMYCLOUDTEST") || !strings.Contains(got, "(sensitive)") {
+		t.Errorf("redacted = %q", got)
 	}
 }

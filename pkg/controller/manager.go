@@ -81,7 +81,8 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		return fmt.Errorf("create API client: %w", err)
 	}
 	for _, r := range []interface{ SetupWithManager(ctrl.Manager) error }{
-		&JobLogReconciler{Client: mgr.GetClient(), Live: live, Pods: clientset.CoreV1(), ControllerNamespace: o.ControllerNamespace},
+		&JobLogReconciler{Client: mgr.GetClient(), Live: live, Pods: clientset.CoreV1(), ControllerNamespace: o.ControllerNamespace,
+			Resolver: rt.Resolver, Recorder: rt.Recorder},
 		&ImportReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent},
 		&DriftReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent},
 		&ApprovalReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent},

@@ -51,6 +51,11 @@ type Runner struct {
 
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex
+	// tfs keeps one terraform-exec handle per workspace: a handle checks
+	// the Terraform version (`terraform version -json`, ~50 ms here) before
+	// its first command and caches it, so a fresh handle per run would pay
+	// that on every run.
+	tfs map[string]*tfexec.Terraform
 }
 
 // Target is what to run: the configuration of one Terraform root module.
@@ -119,9 +124,9 @@ func (r *Runner) open(ctx context.Context, t Target) (*Workspace, error) {
 	if err := writeIfChanged(filepath.Join(dir, varsFile), vars); err != nil {
 		return nil, err
 	}
-	tf, err := tfexec.NewTerraform(dir, r.Bin)
+	tf, err := r.handle(dir)
 	if err != nil {
-		return nil, fmt.Errorf("terraform binary %s: %w", r.Bin, err)
+		return nil, err
 	}
 	env := map[string]string{}
 	for _, kv := range os.Environ() {
@@ -188,6 +193,25 @@ func (r *Runner) lockTimeout() string {
 	return "60s"
 }
 
+// handle returns the workspace's terraform-exec handle, made on first use.
+// Callers hold the workspace's lock, so a handle is used by one run at a time.
+func (r *Runner) handle(dir string) (*tfexec.Terraform, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if tf, ok := r.tfs[dir]; ok {
+		return tf, nil
+	}
+	tf, err := tfexec.NewTerraform(dir, r.Bin)
+	if err != nil {
+		return nil, fmt.Errorf("terraform binary %s: %w", r.Bin, err)
+	}
+	if r.tfs == nil {
+		r.tfs = map[string]*tfexec.Terraform{}
+	}
+	r.tfs[dir] = tf
+	return tf, nil
+}
+
 // lockKey serialises runs on one workspace.
 func (r *Runner) lockKey(key string) func() {
 	r.mu.Lock()
@@ -235,8 +259,12 @@ func (w *Workspace) Close() {
 // with secrets redacted and capped.
 func (w *Workspace) Output() string { return w.redact(w.out.String()) }
 
-func (w *Workspace) redact(s string) string {
-	secrets := append([]string{}, w.target.Secrets...)
+func (w *Workspace) redact(s string) string { return Redact(s, w.target.Secrets) }
+
+// Redact replaces every secret (of 4 characters or more, longest first) in s
+// with "(sensitive)".
+func Redact(s string, secrets []string) string {
+	secrets = append([]string{}, secrets...)
 	sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
 	for _, secret := range secrets {
 		if len(secret) >= 4 {

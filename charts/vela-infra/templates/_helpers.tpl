@@ -18,7 +18,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   verbs: [get, create, update, delete]
 - apiGroups: [""]
   resources: [configmaps]
-  verbs: [get, create, update, patch]
+  verbs: [get, list, create, update, patch, delete]
 - apiGroups: [""]
   resources: [events]
   verbs: [create, patch]
