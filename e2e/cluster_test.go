@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vela-infra/vela-infra/pkg/localcluster"
+	mcclient "github.com/vela-infra/vela-infra/pkg/mycloud/client"
 	"github.com/vela-infra/vela-infra/pkg/mycloud/mycloudtest"
 	"github.com/vela-infra/vela-infra/pkg/testenv"
 )
@@ -34,6 +35,9 @@ func TestCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Run("Platform", func(t *testing.T) { testPlatform(ctx, t, c, cloud) })
+	t.Run("TerminateRejects", func(t *testing.T) { testTerminate(ctx, t, c, cloud) })
+	t.Run("StaleApprovalAppliesNothing", func(t *testing.T) { testStaleApproval(ctx, t, c, cloud) })
+	t.Run("ImportThatWouldReplaceFails", func(t *testing.T) { testImportWouldReplace(ctx, t, c, cloud) })
 	t.Run("FailedApplyKeepsItsOutput", func(t *testing.T) { testFailedApplyOutput(ctx, t, c) })
 	t.Run("BadPropertyNamesIt", func(t *testing.T) { testBadProperty(ctx, t, c) })
 	t.Run("AddonDisable", func(t *testing.T) { testAddonDisable(ctx, t, c, cloud) })
@@ -319,8 +323,8 @@ func testAddonDisable(ctx context.Context, t *testing.T, c *localcluster.Cluster
 	}
 	before := writes()
 	out, err := c.Vela(ctx, "addon", "disable", "terraform-mycloud")
-	if err == nil || !strings.Contains(out, "is being used by") || !strings.Contains(out, "default/platform") {
-		t.Fatalf("vela addon disable of an addon in use: want a refusal naming default/platform, got %v:\n%s", err, out)
+	if err == nil || !strings.Contains(out, "is being used by") || !strings.Contains(out, "default/") {
+		t.Fatalf("vela addon disable of an addon in use: want a refusal naming the applications, got %v:\n%s", err, out)
 	}
 	for _, addon := range []string{"vela-infra", "terraform-mycloud"} {
 		if out, err := c.Vela(ctx, "addon", "disable", addon, "--force"); err != nil {
@@ -354,5 +358,166 @@ func testAddonDisable(ctx context.Context, t *testing.T, c *localcluster.Cluster
 	}
 	if n := writes() - before; n != 0 {
 		t.Errorf("vela addon disable changed the cloud: %d write requests", n)
+	}
+}
+
+// upApp writes an application and runs vela up on it.
+func upApp(ctx context.Context, t *testing.T, c *localcluster.Cluster, name, yaml string) {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), name+".yaml")
+	if err := os.WriteFile(f, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := c.Vela(ctx, "up", "-f", f); err != nil {
+		t.Fatalf("vela up %s: %v\n%s", name, err, out)
+	}
+}
+
+// statusUntil polls vela status app until it shows want.
+func statusUntil(ctx context.Context, t *testing.T, c *localcluster.Cluster, app, want string, timeout time.Duration) string {
+	t.Helper()
+	var out string
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
+		if out, _ = c.Vela(ctx, "status", app); strings.Contains(out, want) {
+			return out
+		}
+	}
+	t.Fatalf("vela status %s never showed %q in %s; last output:\n%s\n%s", app, want, timeout, out, diagnose(ctx, c))
+	return ""
+}
+
+// approvalApp is a bucket whose changes wait for approval.
+func approvalApp(app, bucket, acl string) string {
+	return `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata:
+  name: ` + app + `
+spec:
+  components:
+    - name: ` + app + `-bucket
+      type: mycloud-bucket
+      properties:
+        name: ` + bucket + `
+        acl: ` + acl + `
+  workflow:
+    steps:
+      - name: plan
+        type: infra-plan
+        properties:
+          component: ` + app + `-bucket
+      - name: approve
+        type: infra-approve
+        properties:
+          component: ` + app + `-bucket
+      - name: apply
+        type: apply-component
+        properties:
+          component: ` + app + `-bucket
+`
+}
+
+// testTerminate: vela workflow terminate rejects the held plan; nothing is
+// created, by the step-runner or by terraform-controller.
+func testTerminate(ctx context.Context, t *testing.T, c *localcluster.Cluster, cloud *mycloudtest.Cloud) {
+	upApp(ctx, t, c, "rejected", approvalApp("rejected", "never-created", "private"))
+	statusUntil(ctx, t, c, "rejected", "suspending", 3*time.Minute)
+	before := cloud.CountRequests(http.MethodPost, "/v1/buckets")
+	if out, err := c.Vela(ctx, "workflow", "terminate", "rejected"); err != nil {
+		t.Fatalf("vela workflow terminate: %v\n%s", err, out)
+	}
+	statusUntil(ctx, t, c, "rejected", "Terminated: true", time.Minute)
+	time.Sleep(5 * time.Second)
+	if n := cloud.CountRequests(http.MethodPost, "/v1/buckets") - before; n != 0 {
+		t.Fatalf("a rejected plan created %d bucket(s)", n)
+	}
+	if out, err := c.Kubectl(ctx, "get", "configuration", "rejected-bucket"); err == nil {
+		t.Fatalf("terminate left a Configuration for terraform-controller to apply:\n%s", out)
+	}
+}
+
+// testStaleApproval: the cloud changes after the diff was shown; the resume
+// applies nothing and shows the new diff.
+func testStaleApproval(ctx context.Context, t *testing.T, c *localcluster.Cluster, cloud *mycloudtest.Cloud) {
+	upApp(ctx, t, c, "stale", approvalApp("stale", "stale-assets", "private"))
+	statusUntil(ctx, t, c, "stale", "suspending", 3*time.Minute)
+	if out, err := c.Vela(ctx, "workflow", "resume", "stale"); err != nil {
+		t.Fatalf("vela workflow resume: %v\n%s", err, out)
+	}
+	statusUntil(ctx, t, c, "stale", "finished: true", 3*time.Minute)
+
+	upApp(ctx, t, c, "stale", approvalApp("stale", "stale-assets", "public-read"))
+	statusUntil(ctx, t, c, "stale", `acl: "private" -> "public-read"`, 3*time.Minute)
+	statusUntil(ctx, t, c, "stale", "suspending", time.Minute)
+	buckets, err := mcclient.New(cloud.URL, mycloudtest.AccessKey, mycloudtest.SecretKey).List(ctx, "buckets", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ""
+	for _, b := range buckets {
+		if b.String("name") == "stale-assets" {
+			id = b.String("id")
+		}
+	}
+	if id == "" {
+		t.Fatalf("bucket stale-assets not in the cloud: %v", buckets)
+	}
+	// Someone turns on versioning in the console while the diff waits.
+	cloud.MustAdmin(http.MethodPatch, "resources/buckets/"+id, map[string]any{"versioning": true}, nil)
+	patches := cloud.CountRequests(http.MethodPatch, "/v1/buckets")
+	if out, err := c.Vela(ctx, "workflow", "resume", "stale"); err != nil {
+		t.Fatalf("vela workflow resume: %v\n%s", err, out)
+	}
+	status := statusUntil(ctx, t, c, "stale", "changed since plan", 3*time.Minute)
+	for _, want := range []string{"nothing was applied", "versioning: true -> false"} {
+		if !strings.Contains(status, want) {
+			t.Errorf("vela status lacks %q:\n%s", want, status)
+		}
+	}
+	time.Sleep(3 * time.Second)
+	if n := cloud.CountRequests(http.MethodPatch, "/v1/buckets") - patches; n != 0 {
+		t.Fatalf("a stale approval changed the bucket (%d PATCH calls)", n)
+	}
+}
+
+// testImportWouldReplace: adopting the seeded bucket under another name
+// would replace it; the import step fails and nothing is deleted.
+func testImportWouldReplace(ctx context.Context, t *testing.T, c *localcluster.Cluster, cloud *mycloudtest.Cloud) {
+	deletes := cloud.CountRequests(http.MethodDelete, "/v1/buckets")
+	upApp(ctx, t, c, "legacy", `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata:
+  name: legacy
+spec:
+  components:
+    - name: legacy-bucket
+      type: mycloud-bucket
+      properties:
+        name: renamed-assets
+  workflow:
+    steps:
+      - name: adopt
+        type: infra-import
+        properties:
+          component: legacy-bucket
+          resources:
+            - address: mycloud_bucket.this
+              id: bucket-legacy01
+      - name: apply
+        type: apply-component
+        properties:
+          component: legacy-bucket
+`)
+	status := statusUntil(ctx, t, c, "legacy", "phase: failed", 3*time.Minute)
+	for _, want := range []string{"refused", "replace mycloud_bucket.this", "state is unchanged"} {
+		if !strings.Contains(status, want) {
+			t.Errorf("vela status lacks %q:\n%s", want, status)
+		}
+	}
+	time.Sleep(3 * time.Second)
+	if n := cloud.CountRequests(http.MethodDelete, "/v1/buckets") - deletes; n != 0 {
+		t.Fatalf("a refused import deleted %d bucket(s)", n)
+	}
+	if out, err := c.Kubectl(ctx, "get", "configuration", "legacy-bucket"); err == nil {
+		t.Fatalf("the failed import let apply-component run:\n%s", out)
 	}
 }
