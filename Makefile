@@ -104,7 +104,7 @@ demo: images ## On a fresh local cluster: import, provisioning, drift and approv
 	go run ./hack/demo
 
 .PHONY: bench
-bench: test-tools build ## Figures of what the steps cost beyond bare Terraform (RUNS=5 FLEET=50).
+bench: test-tools images ## Figures of what the steps cost beyond bare Terraform, with the Job-pod baseline on the local cluster (RUNS=5 FLEET=200).
 	go run ./hack/bench
 
 .PHONY: clean

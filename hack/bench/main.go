@@ -40,7 +40,7 @@ const (
 var (
 	root   string
 	runs   = envInt("RUNS", 5)
-	fleet  = envInt("FLEET", 50)
+	fleet  = envInt("FLEET", 200)
 	c      client.WithWatch
 	stack  *testenv.Stack
 	raw    = map[string][]float64{}

@@ -395,6 +395,7 @@ func (c *Cluster) Down() error {
 		stop(n)
 	}
 	c.killShims()
+	killPodCgroups()
 	c.unmountAll()
 	_ = exec.Command("ip", "link", "delete", bridgeName).Run()
 	removeKubeRules()
@@ -448,6 +449,42 @@ func (c *Cluster) killShims() {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 			}
 		}
+	}
+}
+
+// killPodCgroups kills whatever still runs in the kubelet's pod cgroups (a
+// container whose shim died with containerd) and removes the empty cgroups,
+// deepest first.
+func killPodCgroups() {
+	roots, _ := filepath.Glob("/sys/fs/cgroup/*/kubepods*")
+	var dirs []string
+	for _, root := range roots {
+		_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err != nil || !d.IsDir() {
+				return nil
+			}
+			dirs = append(dirs, p)
+			procs, _ := os.ReadFile(filepath.Join(p, "cgroup.procs"))
+			for _, f := range strings.Fields(string(procs)) {
+				if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+			return nil
+		})
+	}
+	sort.Slice(dirs, func(a, b int) bool { return len(dirs[a]) > len(dirs[b]) })
+	for i := 0; i < 20; i++ {
+		left := 0
+		for _, d := range dirs {
+			if err := syscall.Rmdir(d); err != nil && !os.IsNotExist(err) {
+				left++
+			}
+		}
+		if left == 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
