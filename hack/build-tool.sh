@@ -36,8 +36,9 @@ case $name in
   helm) version=$HELM_VERSION ;;
   vela|vela-core) version=$KUBEVELA_VERSION ;;
   # Built from hack/tools/vela/terraform-controller (its reconcilers with the
-  # resync period restored); the suffix keeps it apart from an upstream build.
-  terraform-controller) version=$TFCONTROLLER_VERSION-resync ;;
+  # resync period restored); the suffix keeps it apart from an upstream build
+  # and changes with that main.go.
+  terraform-controller) version=$TFCONTROLLER_VERSION-resync-$(sha256sum "$top/hack/tools/vela/terraform-controller/main.go" | cut -c1-8) ;;
   *) echo "build-tool.sh: unknown tool '$name'" >&2; exit 2 ;;
 esac
 
