@@ -99,9 +99,9 @@ func (r *ImportReconciler) importAll(ctx context.Context, obj *v1alpha1.InfraImp
 		if bad := destructive(plan.Summarize(check.Plan), toImport); len(bad) > 0 {
 			s := plan.Summarize(check.Plan)
 			obj.Status.Plan = s
-			stall(obj, v1alpha1.ReasonWouldReplace, fmt.Sprintf(
-				"%s refused: after importing, Terraform would %s; the state is unchanged. Align the component's properties with the existing resource and retry. %s",
-				name, strings.Join(bad, ", "), s.Diff))
+			stall(obj, v1alpha1.ReasonWouldReplace, strings.TrimSpace(fmt.Sprintf(
+				"%s refused: after importing, Terraform would %s; the state is unchanged. Align the component's properties with the existing resource and retry. %s %s",
+				name, strings.Join(bad, ", "), plan.SuggestionText(plan.Suggest(check.Plan, keys(toImport))), s.Diff)))
 			return ctrl.Result{}, nil
 		}
 	}
@@ -140,7 +140,11 @@ func (r *ImportReconciler) importAll(ctx context.Context, obj *v1alpha1.InfraImp
 	msg := fmt.Sprintf("%s adopted %d resource(s) into Configuration %s (%d already there); %s",
 		name, len(addrs), res.Configuration.Name, len(skipped), footerOf(s))
 	if s.Change > 0 || s.Add > 0 {
-		msg += " Review the in-place changes before applying. " + s.Diff
+		msg += " Review the in-place changes before applying."
+		if hint := plan.SuggestionText(plan.Suggest(after.Plan, addrs)); hint != "" {
+			msg += " " + hint
+		}
+		msg += " " + s.Diff
 	}
 	setCond(obj, v1alpha1.ConditionImported, metav1.ConditionTrue, v1alpha1.ReasonSucceeded, msg)
 	succeed(obj, v1alpha1.ReasonSucceeded, msg)
@@ -190,4 +194,14 @@ func footerOf(s *v1alpha1.PlanSummary) string {
 		return s.Diff[i:]
 	}
 	return s.Diff
+}
+
+// keys lists a map's keys, sorted.
+func keys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -97,7 +97,8 @@ func TestImportThatWouldReplaceIsRefusedAndStateUntouched(t *testing.T) {
 		return stalledWith(v1alpha1.ReasonWouldReplace)(o)
 	})
 	msg := condition(&imp.Status.RunStatus, v1alpha1.ConditionReady).Message
-	for _, want := range []string{"replace mycloud_vpc.this", "state is unchanged", `cidr: "10.40.0.0/16" -> "10.41.0.0/16" (forces replacement)`} {
+	for _, want := range []string{"replace mycloud_vpc.this", "state is unchanged", `cidr: "10.40.0.0/16" -> "10.41.0.0/16" (forces replacement)`,
+		`set these component properties: {"cidr":"10.40.0.0/16"}`} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message lacks %q: %s", want, msg)
 		}
@@ -107,6 +108,25 @@ func TestImportThatWouldReplaceIsRefusedAndStateUntouched(t *testing.T) {
 	}
 	if n := f.cloud.CountRequests(http.MethodDelete, "/v1/") + f.cloud.CountRequests(http.MethodPost, "/v1/"); n != 0 {
 		t.Fatalf("a refused import changed the cloud: %d calls", n)
+	}
+}
+
+func TestImportWithInPlaceChangesSuggestsTheProperties(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.cloud.MustAdmin(http.MethodPost, "seed", legacyVPC, nil)
+	vars := vpcVars("10.40.0.0/16")
+	vars["tags"] = map[string]string{"owner": "platform"} // the cloud says ops
+	f.configuration("network", "vpc", vars)
+	imp := await(f, f.importVPC("adopt", "network", "vpc-legacy01"), "import Ready", func(o *v1alpha1.InfraImport) bool { return readyIs(metav1.ConditionTrue, "")(o) })
+	msg := condition(&imp.Status.RunStatus, v1alpha1.ConditionReady).Message
+	for _, want := range []string{"Review the in-place changes", `set these component properties: {"tags":{"owner":"ops"}}`, `tags.owner: "ops" -> "platform"`} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q: %s", want, msg)
+		}
+	}
+	if n := f.cloud.CountRequests(http.MethodPatch, "/v1/"); n != 0 {
+		t.Fatalf("an import changed the cloud: %d PATCH calls", n)
 	}
 }
 
