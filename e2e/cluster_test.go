@@ -483,32 +483,11 @@ func testStaleApproval(ctx context.Context, t *testing.T, c *localcluster.Cluste
 // would replace it; the import step fails and nothing is deleted.
 func testImportWouldReplace(ctx context.Context, t *testing.T, c *localcluster.Cluster, cloud *mycloudtest.Cloud) {
 	deletes := cloud.CountRequests(http.MethodDelete, "/v1/buckets")
-	upApp(ctx, t, c, "legacy", `apiVersion: core.oam.dev/v1beta1
-kind: Application
-metadata:
-  name: legacy
-spec:
-  components:
-    - name: legacy-bucket
-      type: mycloud-bucket
-      properties:
-        name: renamed-assets
-  workflow:
-    steps:
-      - name: adopt
-        type: infra-import
-        properties:
-          component: legacy-bucket
-          resources:
-            - address: mycloud_bucket.this
-              id: bucket-legacy01
-      - name: apply
-        type: apply-component
-        properties:
-          component: legacy-bucket
-`)
+	if out, err := c.Vela(ctx, "up", "-f", filepath.Join(root, "e2e", "testdata", "legacy-import.yaml")); err != nil {
+		t.Fatalf("vela up: %v\n%s", err, out)
+	}
 	status := statusUntil(ctx, t, c, "legacy", "phase: failed", 3*time.Minute)
-	for _, want := range []string{"refused", "replace mycloud_bucket.this", "state is unchanged"} {
+	for _, want := range []string{"refused", "replace mycloud_bucket.this", "state is unchanged", `set these component properties: {"name":"legacy-assets","tags":{"owner":"ops"}}`} {
 		if !strings.Contains(status, want) {
 			t.Errorf("vela status lacks %q:\n%s", want, status)
 		}

@@ -297,28 +297,9 @@ spec:
 // a replacement: the step fails and nothing is deleted.
 func TestImportThatWouldReplaceFailsTheStep(t *testing.T) {
 	setup(t)
-	up(t, "legacy", `apiVersion: core.oam.dev/v1beta1
-kind: Application
-metadata:
-  name: legacy
-spec:
-  components:
-    - name: legacy-bucket
-      type: mycloud-bucket
-      properties:
-        name: renamed-assets
-  workflow:
-    steps:
-      - name: adopt
-        type: infra-import
-        properties:
-          component: legacy-bucket
-          resources:
-            - address: mycloud_bucket.this
-              id: bucket-legacy01
-`)
+	upFile(t, "legacy-import.yaml")
 	status := eventually(t, 3*time.Minute, "phase: failed", "status", "legacy")
-	for _, want := range []string{"refused", "replace mycloud_bucket.this", "state is unchanged"} {
+	for _, want := range []string{"refused", "replace mycloud_bucket.this", "state is unchanged", `set these component properties: {"name":"legacy-assets","tags":{"owner":"ops"}}`} {
 		if !strings.Contains(status, want) {
 			t.Errorf("vela status lacks %q:\n%s", want, status)
 		}

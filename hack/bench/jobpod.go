@@ -124,7 +124,9 @@ func runJobPod(ctx context.Context, cs *kubernetes.Clientset, ns, name, configMa
 					Command: []string{"sh", "-c", "terraform init"}, VolumeMounts: mounts, Env: env},
 			},
 			Containers: []corev1.Container{{Name: "terraform-executor", Image: image, ImagePullPolicy: corev1.PullIfNotPresent,
-				Command: []string{"bash", "-c", "terraform plan -refresh-only -lock=false -input=false"}, VolumeMounts: mounts, Env: env}},
+				// The pod plans on its own copy of the state (local backend),
+				// with Terraform's default locking of that copy.
+				Command: []string{"bash", "-c", "terraform plan -refresh-only -input=false"}, VolumeMounts: mounts, Env: env}},
 			Volumes: []corev1.Volume{
 				{Name: "work", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 				{Name: "input", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: configMap}}}},
