@@ -52,6 +52,9 @@ func TestMain(m *testing.M) {
 	if stack != nil {
 		stack.Stop()
 	}
+	if cloud != nil {
+		cloud.Kill() // package-lifetime: its cleanup is not tied to a test
+	}
 	_ = env.Stop()
 	os.Exit(code)
 }
