@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tftypes "github.com/oam-dev/terraform-controller/api/types"
+	tfv1beta1 "github.com/oam-dev/terraform-controller/api/v1beta1"
 	tfv1beta2 "github.com/oam-dev/terraform-controller/api/v1beta2"
 	tfcfg "github.com/oam-dev/terraform-controller/controllers/configuration"
 	"github.com/oam-dev/terraform-controller/controllers/configuration/backend"
@@ -31,7 +32,16 @@ import (
 // terraform-controller's own packages, so both sides agree on the backend,
 // credentials and variables by construction.
 type Resolver struct {
+	// Client reads live: Secrets (credentials), and what Cached misses.
 	Client client.Client
+	// Cached, when set, reads Configurations and Providers from the
+	// manager's informer cache; a miss is read again live, so one created
+	// just before its step-run object is still found. A cached object may
+	// trail the API server by the watch latency: the workflow steps pass
+	// the rendered spec in spec.target.spec, and an approved plan is
+	// re-planned before it is applied, so a trailing spec cannot apply
+	// anything nobody saw.
+	Cached client.Client
 	// ControllerNamespace is terraform-controller's --controller-namespace,
 	// when it runs with one (state Secrets are then keyed by UID).
 	ControllerNamespace string
@@ -69,7 +79,7 @@ var secretName = regexp.MustCompile(`(?i)pass|secret|token|key|credential|privat
 // Resolve resolves target for a step-run object in namespace.
 func (r *Resolver) Resolve(ctx context.Context, namespace string, target v1alpha1.Target) (*Resolved, error) {
 	cfg := &tfv1beta2.Configuration{}
-	err := r.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: target.ConfigurationName}, cfg)
+	err := r.get(ctx, types.NamespacedName{Namespace: namespace, Name: target.ConfigurationName}, cfg)
 	exists := err == nil
 	switch {
 	case apierrors.IsNotFound(err) && target.Spec == nil:
@@ -114,9 +124,16 @@ func (r *Resolver) Resolve(ctx context.Context, namespace string, target v1alpha
 	var secrets []string
 	if !cfg.Spec.InlineCredentials {
 		ref := meta.ProviderReference
-		providerObj, err := tfprovider.GetProviderFromConfiguration(ctx, r.Client, ref.Namespace, ref.Name)
-		if err != nil {
-			return nil, err
+		var providerObj *tfv1beta1.Provider
+		if r.Cached != nil {
+			if providerObj, err = tfprovider.GetProviderFromConfiguration(ctx, r.Cached, ref.Namespace, ref.Name); err != nil {
+				return nil, err
+			}
+		}
+		if providerObj == nil {
+			if providerObj, err = tfprovider.GetProviderFromConfiguration(ctx, r.Client, ref.Namespace, ref.Name); err != nil {
+				return nil, err
+			}
 		}
 		if providerObj == nil {
 			return nil, stalled(v1alpha1.ReasonProviderNotFound,
@@ -171,6 +188,17 @@ func (r *Resolver) Resolve(ctx context.Context, namespace string, target v1alpha
 			Secrets:       secrets,
 		},
 	}, nil
+}
+
+// get reads from the cache, and live when the cache does not have it.
+func (r *Resolver) get(ctx context.Context, key types.NamespacedName, obj client.Object) error {
+	if r.Cached != nil {
+		err := r.Cached.Get(ctx, key, obj)
+		if !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	return r.Client.Get(ctx, key, obj)
 }
 
 // Hash identifies the resolved target's inputs (HCL, variables, provider

@@ -9,20 +9,22 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -38,6 +40,21 @@ type Runtime struct {
 	Recorder record.EventRecorder
 	// RetryAfter is the wait before retrying a transient failure.
 	RetryAfter time.Duration
+	// ProgressAfter is how long a run goes before its Progressing condition
+	// is written (default 2s): a check that ends sooner writes its status
+	// once, which halves the status writes of a fleet of short checks.
+	// Negative writes it at once.
+	ProgressAfter time.Duration
+}
+
+func (rt *Runtime) progressAfter() time.Duration {
+	switch {
+	case rt.ProgressAfter < 0:
+		return 0
+	case rt.ProgressAfter == 0:
+		return 2 * time.Second
+	}
+	return rt.ProgressAfter
 }
 
 func (rt *Runtime) retryAfter() time.Duration {
@@ -81,20 +98,30 @@ func (rt *Runtime) reconcileStep(ctx context.Context, key types.NamespacedName, 
 		return ctrl.Result{}, nil
 	}
 	before := obj.DeepCopyObject().(client.Object)
-	result, err := rt.runStep(ctx, obj, s)
-	if perr := rt.patchStatus(ctx, obj, before); perr != nil && err == nil {
+	var prog progress
+	result, err := rt.runStep(ctx, obj, s, &prog)
+	// The final status is a patch against what the API server holds: the
+	// Progressing status when that was written, else the object as read.
+	base := before
+	if written := prog.stop(); written != nil {
+		// Without obj's resourceVersion the patch would carry the older
+		// one and fail as a conflict.
+		written.SetResourceVersion(obj.GetResourceVersion())
+		base = written
+	}
+	if perr := rt.patchStatus(ctx, obj, base); perr != nil && err == nil {
 		err = perr
 	}
 	return result, err
 }
 
-func (rt *Runtime) runStep(ctx context.Context, obj stepObject, s step) (ctrl.Result, error) {
+func (rt *Runtime) runStep(ctx context.Context, obj stepObject, s step, prog *progress) (ctrl.Result, error) {
 	if s.validate != nil {
 		if err := s.validate(); err != nil {
 			return rt.fail(obj, "validating the spec", err)
 		}
 	}
-	res, ws, wait, err := rt.workspace(ctx, obj)
+	res, ws, wait, err := rt.workspace(ctx, obj, prog)
 	if ws == nil {
 		if wait != nil {
 			return *wait, err
@@ -181,20 +208,71 @@ func wait(obj stepObject, reason, msg string) {
 	obj.GetRunStatus().ObservedGeneration = obj.GetGeneration()
 }
 
-// progressing records, before a long run, that work has started.
-func (rt *Runtime) progressing(ctx context.Context, obj stepObject, msg string) error {
-	before := obj.DeepCopyObject().(client.Object)
-	setCond(obj, v1alpha1.ConditionReconciling, metav1.ConditionTrue, v1alpha1.ReasonProgressing, msg)
-	if !apimeta.IsStatusConditionTrue(obj.GetRunStatus().Conditions, v1alpha1.ConditionReady) {
-		setCond(obj, v1alpha1.ConditionReady, metav1.ConditionUnknown, v1alpha1.ReasonProgressing, msg)
-	}
-	apimeta.RemoveStatusCondition(&obj.GetRunStatus().Conditions, v1alpha1.ConditionStalled)
-	return rt.Client.Status().Patch(ctx, obj, client.MergeFrom(before))
+// progress writes the Progressing condition of a run that is taking a
+// while, from a timer, on a copy of the object taken when the run started
+// (the run goroutine keeps changing its own).
+type progress struct {
+	mu      sync.Mutex
+	timer   *time.Timer
+	stopped bool
+	// written is the object as the Progressing patch left it on the API
+	// server, nil when none was written.
+	written client.Object
 }
 
-// patchStatus writes obj's status as changed since before.
+// start arms the timer: after delay, obj (as it is now) gets the
+// Progressing condition with msg.
+func (p *progress) start(ctx context.Context, rt *Runtime, obj stepObject, msg string, delay time.Duration) {
+	snapshot := obj.DeepCopyObject().(stepObject)
+	write := func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.stopped {
+			return
+		}
+		base := snapshot.DeepCopyObject().(client.Object)
+		setCond(snapshot, v1alpha1.ConditionReconciling, metav1.ConditionTrue, v1alpha1.ReasonProgressing, msg)
+		if !apimeta.IsStatusConditionTrue(snapshot.GetRunStatus().Conditions, v1alpha1.ConditionReady) {
+			setCond(snapshot, v1alpha1.ConditionReady, metav1.ConditionUnknown, v1alpha1.ReasonProgressing, msg)
+		}
+		apimeta.RemoveStatusCondition(&snapshot.GetRunStatus().Conditions, v1alpha1.ConditionStalled)
+		if err := rt.Client.Status().Patch(ctx, snapshot, client.MergeFrom(base)); err != nil {
+			// Only the progress report is lost; the final status follows.
+			log.FromContext(ctx).Info("could not write the Progressing condition", "error", err.Error())
+			return
+		}
+		p.written = snapshot
+	}
+	if delay <= 0 {
+		write()
+		return
+	}
+	p.timer = time.AfterFunc(delay, write)
+}
+
+// stop disarms the timer, waits for a write in flight, and returns the
+// object as written, or nil.
+func (p *progress) stop() client.Object {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stopped = true
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+	return p.written
+}
+
+// patchStatus writes obj's status as changed since before. A failed write
+// is retried a few times: the run it reports is done, and a reconcile that
+// does not see it would run the step again.
 func (rt *Runtime) patchStatus(ctx context.Context, obj, before client.Object) error {
-	if err := rt.Client.Status().Patch(ctx, obj, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
+	patch := client.MergeFrom(before)
+	err := retry.OnError(retry.DefaultBackoff, func(err error) bool {
+		return !apierrors.IsNotFound(err) && !apierrors.IsInvalid(err) && !apierrors.IsForbidden(err) && ctx.Err() == nil
+	}, func() error {
+		return rt.Client.Status().Patch(ctx, obj, patch)
+	})
+	if err != nil && !apierrors.IsNotFound(err) {
 		return err
 	}
 	return nil
@@ -202,44 +280,68 @@ func (rt *Runtime) patchStatus(ctx context.Context, obj, before client.Object) e
 
 // applyJobRunning reports whether terraform-controller is applying the
 // target right now. Its Jobs run without the state lock, so the step-runner
-// waits for them instead of racing them.
+// waits for them instead of racing them. A Job is running while one of its
+// pods is (Job.status.active counts exactly those); the pods of Jobs are in
+// the cache already, for the JobLogReconciler, so this costs no API request.
 func (rt *Runtime) applyJobRunning(ctx context.Context, namespace string, res *Resolved) (bool, error) {
 	ns := namespace
 	if rt.Resolver.ControllerNamespace != "" {
 		ns = rt.Resolver.ControllerNamespace
 	}
-	var job batchv1.Job
-	err := rt.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: res.ApplyJob}, &job)
-	if apierrors.IsNotFound(err) {
-		return false, nil
+	var pods corev1.PodList
+	if err := rt.Client.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{JobNameLabel: res.ApplyJob}); err != nil {
+		return false, fmt.Errorf("list the pods of Job %s/%s: %w", ns, res.ApplyJob, err)
 	}
-	if err != nil {
-		return false, err
+	for _, pod := range pods.Items {
+		if pod.DeletionTimestamp == nil && pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed {
+			return true, nil
+		}
 	}
-	return job.Status.Active > 0, nil
+	return false, nil
 }
 
 // saveOutput keeps a run's output (redacted and capped by pkg/terraform) in
 // a ConfigMap owned by obj, so kubectl can read it after the run is gone.
+// One request per run.
 func (rt *Runtime) saveOutput(ctx context.Context, obj stepObject, output string) error {
 	if output == "" {
 		return nil
 	}
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
-		Namespace: obj.GetNamespace(),
-		Name:      outputName(obj),
-	}}
-	_, err := controllerutil.CreateOrUpdate(ctx, rt.Client, cm, func() error {
-		cm.Labels = map[string]string{"app.kubernetes.io/managed-by": "vela-infra-step-runner"}
-		cm.Data = map[string]string{"output.txt": output}
-		return controllerutil.SetControllerReference(obj, cm, rt.Client.Scheme())
-	})
+	gvk, err := apiutil.GVKForObject(obj, rt.Client.Scheme())
 	if err != nil {
 		return fmt.Errorf("save output: %w", err)
+	}
+	cm := &corev1.ConfigMap{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace:       obj.GetNamespace(),
+			Name:            outputName(obj),
+			Labels:          map[string]string{"app.kubernetes.io/managed-by": "vela-infra-step-runner"},
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(obj, gvk)},
+		},
+		Data: map[string]string{"output.txt": output},
+	}
+	// A new object's first run creates the ConfigMap (cheaper than an
+	// apply); later runs, or a create that finds one, apply.
+	created := false
+	if obj.GetRunStatus().OutputRef == nil {
+		err := rt.Client.Create(ctx, cm.DeepCopy(), client.FieldOwner(fieldOwner))
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("save output: %w", err)
+		}
+		created = err == nil
+	}
+	if !created {
+		if err := rt.Client.Patch(ctx, cm, client.Apply, client.FieldOwner(fieldOwner), client.ForceOwnership); err != nil {
+			return fmt.Errorf("save output: %w", err)
+		}
 	}
 	obj.GetRunStatus().OutputRef = &v1alpha1.OutputRef{ConfigMap: cm.Name, Key: "output.txt"}
 	return nil
 }
+
+// fieldOwner is the step-runner's field manager name.
+const fieldOwner = "vela-infra-step-runner"
 
 // fail records err on obj and says when to try again.
 func (rt *Runtime) fail(obj stepObject, what string, err error) (ctrl.Result, error) {
@@ -294,7 +396,7 @@ func outputName(obj stepObject) string {
 
 // workspace resolves obj's target and opens its workspace; a nil workspace
 // with a nil error means the caller should wait (result says how long).
-func (rt *Runtime) workspace(ctx context.Context, obj stepObject) (*Resolved, *terraform.Workspace, *ctrl.Result, error) {
+func (rt *Runtime) workspace(ctx context.Context, obj stepObject, prog *progress) (*Resolved, *terraform.Workspace, *ctrl.Result, error) {
 	res, err := rt.Resolver.Resolve(ctx, obj.GetNamespace(), obj.GetTarget())
 	if err != nil {
 		r, err := rt.fail(obj, "resolving the target", err)
@@ -309,9 +411,7 @@ func (rt *Runtime) workspace(ctx context.Context, obj stepObject) (*Resolved, *t
 			kindOf(obj), obj.GetNamespace(), obj.GetName(), res.ApplyJob, res.Configuration.Name))
 		return nil, nil, &ctrl.Result{RequeueAfter: rt.retryAfter()}, nil
 	}
-	if err := rt.progressing(ctx, obj, "running Terraform for Configuration "+res.Configuration.Name); err != nil {
-		return nil, nil, nil, err
-	}
+	prog.start(ctx, rt, obj, "running Terraform for Configuration "+res.Configuration.Name, rt.progressAfter())
 	ws, err := rt.Runner.Open(ctx, res.Target)
 	if err != nil {
 		var te *terraform.Error

@@ -412,6 +412,61 @@ func TestWrongCredentialsStallWithoutLeakingThem(t *testing.T) {
 		t.Errorf("message: %s", msg)
 	}
 	f.assertNoSecrets(imp)
+
+	// The stall is retried (every second here) and ends the same way each
+	// time. A retry writes its Progressing status; once it ends, the stall
+	// must show again, although its conditions equal the ones before the
+	// retry (a patch against the object as first read would leave
+	// Reconciling=True behind for good).
+	reconciling := func(o *v1alpha1.InfraImport) bool {
+		c := condition(&o.Status.RunStatus, v1alpha1.ConditionReconciling)
+		return c != nil && c.Status == metav1.ConditionTrue
+	}
+	poll := func(what string, cond func(*v1alpha1.InfraImport) bool) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			if err := f.c.Get(context.Background(), client.ObjectKeyFromObject(imp), imp); err != nil {
+				t.Fatal(err)
+			}
+			if cond(imp) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %+v", what, imp.Status.Conditions)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	poll("a retry's Progressing status", reconciling)
+	poll("the stall again after the retry", func(o *v1alpha1.InfraImport) bool {
+		return !reconciling(o) && stalledWith(v1alpha1.ReasonAuthFailed)(o)
+	})
+}
+
+// TestScheduledDriftCheckEndsItsProgress: a scheduled re-check of an
+// unchanged target ends with the same conditions it started from; the
+// Progressing status it wrote meanwhile must not stay behind.
+func TestScheduledDriftCheckEndsItsProgress(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.cloud.MustAdmin(http.MethodPost, "seed", legacyVPC, nil)
+	f.configuration("network", "vpc", vpcVars("10.40.0.0/16"))
+	await(f, f.importVPC("adopt", "network", "vpc-legacy01"), "import Ready", func(o *v1alpha1.InfraImport) bool { return readyIs(metav1.ConditionTrue, "")(o) })
+	d := &v1alpha1.InfraDrift{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "scheduled"}, Spec: v1alpha1.InfraDriftSpec{
+		Target: v1alpha1.Target{ConfigurationName: "network"}, Interval: &metav1.Duration{Duration: 30 * time.Second}}}
+	f.create(d)
+	d = await(f, d, "first check", func(o *v1alpha1.InfraDrift) bool { return readyIs(metav1.ConditionTrue, v1alpha1.ReasonNoDrift)(o) })
+	first := d.Status.LastRunTime.DeepCopy()
+	d = await(f, d, "the scheduled second check", func(o *v1alpha1.InfraDrift) bool {
+		return o.Status.LastRunTime != nil && !o.Status.LastRunTime.Equal(first)
+	})
+	if !readyIs(metav1.ConditionTrue, v1alpha1.ReasonNoDrift)(d) {
+		t.Errorf("second check: %+v", d.Status.Conditions)
+	}
+	if c := condition(&d.Status.RunStatus, v1alpha1.ConditionReconciling); c != nil {
+		t.Errorf("the second check left %s=%s (%s) behind: %+v", c.Type, c.Status, c.Reason, d.Status.Conditions)
+	}
 }
 
 // TestMissingConfigurationIsPickedUpWhenItAppears: a drift check of a

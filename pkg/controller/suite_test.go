@@ -87,7 +87,9 @@ func manager(t *testing.T) client.Client {
 			Bin: mycloudtest.TerraformPath(t), WorkDir: filepath.Join(work, "ws"), PluginCacheDir: filepath.Join(work, "plugins"),
 			CLIConfigFile: mycloudtest.CLIConfig(t), LockTimeout: 20 * time.Second, GracePeriod: 5 * time.Second,
 		}
-		if startErr = controller.Setup(mgr, controller.Options{Runner: runner, BackendKubeconfig: kubeconfig, MaxConcurrent: 4, RetryAfter: time.Second / 4}); startErr != nil {
+		if startErr = controller.Setup(mgr, controller.Options{Runner: runner, BackendKubeconfig: kubeconfig, MaxConcurrent: 4, RetryAfter: time.Second / 4,
+			// Every run writes its Progressing condition, as long runs do.
+			ProgressAfter: -1}); startErr != nil {
 			return
 		}
 		ctx, cancel := context.WithCancel(context.Background())

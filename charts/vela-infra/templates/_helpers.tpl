@@ -22,7 +22,4 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: [""]
   resources: [events]
   verbs: [create, patch]
-- apiGroups: [batch]
-  resources: [jobs]
-  verbs: [get]
 {{- end -}}
