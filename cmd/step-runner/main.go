@@ -40,6 +40,7 @@ func run() error {
 		metricsAddr         = flag.String("metrics-bind-address", ":8080", "metrics endpoint address (0 disables)")
 		probeAddr           = flag.String("health-probe-bind-address", ":8081", "health probe address")
 		leaderElect         = flag.Bool("leader-elect", false, "elect a leader, for more than one replica")
+		providerTLS         = flag.Bool("provider-tls", false, "keep go-plugin's mTLS between Terraform and its providers (off: TF_DISABLE_PLUGIN_TLS=1, about 40 ms less per provider launch, three launches per plan)")
 	)
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
@@ -65,7 +66,7 @@ func run() error {
 	}
 	runner := &terraform.Runner{
 		Bin: *terraformBin, WorkDir: *workDir, PluginCacheDir: *pluginCache, CLIConfigFile: *cliConfig,
-		LockTimeout: *lockTimeout, GracePeriod: *gracePeriod,
+		LockTimeout: *lockTimeout, GracePeriod: *gracePeriod, ProviderTLS: *providerTLS,
 	}
 	if err := controller.Setup(mgr, controller.Options{
 		Runner: runner, ControllerNamespace: *controllerNamespace, BackendKubeconfig: *backendKubeconfig, MaxConcurrent: *maxConcurrent,

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -47,7 +48,12 @@ func jobPodFigure(target string, ours time.Duration, cloudPort string) {
 			notMeasured("make up failed: " + err.Error())
 			return
 		}
-		defer func() { _ = lc.Down() }()
+		// Down right after the figure (a running cluster would load the
+		// figures after it), and on a fatal error or a signal.
+		var once sync.Once
+		down := func() { once.Do(func() { _ = lc.Down() }) }
+		atExit(down)
+		defer down()
 	}
 	cs, err := lc.Clientset()
 	if err != nil {

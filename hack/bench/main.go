@@ -11,11 +11,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
@@ -61,11 +63,49 @@ func envInt(name string, def int) int {
 	return def
 }
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+// cleanups stop what the bench started (mycloud, the API server, the
+// stack), last first; fatal and a signal run them too, so an aborted bench
+// leaves no process behind to hold mycloud's port.
+var (
+	cleanups  []func()
+	cleanupMu sync.Mutex
+)
+
+func atExit(f func()) {
+	cleanupMu.Lock()
+	defer cleanupMu.Unlock()
+	cleanups = append(cleanups, f)
+}
+
+func cleanup() {
+	cleanupMu.Lock()
+	defer cleanupMu.Unlock()
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		cleanups[i]()
 	}
+	cleanups = nil
+}
+
+func fatal(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+	cleanup()
+	os.Exit(1)
+}
+
+func main() {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sig
+		fmt.Fprintf(os.Stderr, "bench: %v: stopping what it started\n", s)
+		cleanup()
+		os.Exit(130)
+	}()
+	err := run()
+	if err != nil {
+		fatal("%v", err)
+	}
+	cleanup()
 }
 
 func bin(name string) string { return filepath.Join(root, "bin", name) }
@@ -85,24 +125,37 @@ func run() error {
 	mc := exec.Command(bin("mycloud"), "-addr", addr, "-data-dir", filepath.Join(out, "mycloud"), "-access-key", accessKey, "-create-delay", "0s", "-log-format", "text")
 	mc.Env = append(os.Environ(), "MYCLOUD_SECRET_KEY="+secretKey, "MYCLOUD_ADMIN_TOKEN="+adminToken)
 	_ = os.RemoveAll(filepath.Join(out, "mycloud"))
+	mcLog, err := os.Create(filepath.Join(out, "mycloud.log"))
+	if err != nil {
+		return err
+	}
+	defer mcLog.Close()
+	mc.Stdout, mc.Stderr = mcLog, mcLog
 	if err := mc.Start(); err != nil {
 		return err
 	}
 	mcPid = mc.Process.Pid
+	mcDone := make(chan struct{})
+	go func() { _ = mc.Wait(); close(mcDone) }()
+	atExit(func() { _ = mc.Process.Kill(); <-mcDone })
 	for _, f := range strings.Split(os.Getenv("ONLY"), ",") {
 		if f = strings.TrimSpace(f); f != "" {
 			only[f] = true
 		}
 	}
-	defer func() { _ = mc.Process.Kill(); _ = mc.Wait() }()
-	time.Sleep(500 * time.Millisecond)
+	select {
+	case <-mcDone:
+		logged, _ := os.ReadFile(mcLog.Name())
+		return fmt.Errorf("mycloud did not start (is %s in use? a bench stopped by SIGKILL leaves its mycloud behind):\n%s", addr, logged)
+	case <-time.After(500 * time.Millisecond):
+	}
 
 	env, err := testenv.Start()
 	if err != nil {
 		return err
 	}
-	defer func() { _ = env.Stop() }()
-	defer close(drifts.done)
+	atExit(func() { _ = env.Stop() })
+	atExit(func() { close(drifts.done) })
 	stack, err = testenv.StartStack(env, root, testenv.StackOptions{
 		VelaCore: bin("vela-core"), Vela: bin("vela"), StepRunner: bin("step-runner"), Terraform: bin("terraform"),
 		TerraformCLIConfig: bin("terraformrc"), Endpoint: cloud, AccessKey: accessKey, SecretKey: secretKey,
@@ -110,7 +163,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	defer stack.Stop()
+	atExit(stack.Stop)
 	s := env.Scheme
 	_ = v1alpha1.AddToScheme(s)
 	if c, err = client.NewWithWatch(env.Config, client.Options{Scheme: s}); err != nil {
@@ -140,6 +193,8 @@ func run() error {
 		if n == 1 {
 			ours1 = ours
 			figure("drift check, 1 target (object created -> Ready) vs bare refresh-only plan", bare, ours, "<= 1.15", ours.Seconds()/bare.Seconds() <= 1.15)
+			same := median(name+"/bare-no-provider-tls", runs, func() (time.Duration, error) { return bareRefresh(name, false) })
+			fmt.Printf("%-58s %12s %12s %8.2f %10s\n", "  vs the same plan by hand with TF_DISABLE_PLUGIN_TLS=1", sec(same.Seconds()), sec(ours.Seconds()), ours.Seconds()/same.Seconds(), "-")
 		}
 		figure(fmt.Sprintf("  growth: module of %d resource(s)", n), bare, ours, "-", true)
 	}
@@ -206,7 +261,7 @@ func secondFigure() error {
 	f, s2 := med(firsts), med(seconds)
 	fmt.Printf("%-58s %12s %12s %8.2f %10s %s\n", "second drift check of a target / first (no re-init)", sec(f), sec(s2), s2/f, "<= 0.5", pass(s2/f <= 0.5))
 	bf, bs := med(bareFirsts), med(bareSeconds)
-	fmt.Printf("%-58s %12s %12s %8.2f %10s %s\n", "  the same by hand: plan / (init + plan) in a fresh directory", sec(bf), sec(bs), bs/bf, "-", "")
+	fmt.Printf("%-58s %12s %12s %8.2f %10s\n", "  by hand, same settings: plan / (init + plan), fresh dir", sec(bf), sec(bs), bs/bf, "-")
 	return nil
 }
 
@@ -233,7 +288,7 @@ func bareFirstSecond(target string) (first, second time.Duration, err error) {
 	tf := func(args ...string) error {
 		cmd := exec.Command(bin("terraform"), args...)
 		cmd.Dir = dir
-		cmd.Env = terraformEnv()
+		cmd.Env = terraformEnv(false)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("terraform %s in %s: %v\n%s", strings.Join(args, " "), dir, err, out)
 		}
@@ -291,8 +346,7 @@ func median(name string, n int, fn func() (time.Duration, error)) time.Duration 
 	for i := 0; i < n; i++ {
 		d, err := fn()
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "bench: %s: %v\n", name, err)
-			os.Exit(1)
+			fatal("%s: %v", name, err)
 		}
 		vals = append(vals, d.Seconds())
 	}
@@ -444,8 +498,7 @@ func followDrifts() error {
 		}
 		drifts.Unlock()
 		if err := followDrifts(); err != nil {
-			fmt.Fprintln(os.Stderr, "bench: watch InfraDrifts:", err)
-			os.Exit(1)
+			fatal("watch InfraDrifts: %v", err)
 		}
 		for _, n := range names {
 			d := &v1alpha1.InfraDrift{}
@@ -520,11 +573,14 @@ func driftCheck(target string) (time.Duration, error) {
 
 // bareRefreshOnly times `terraform plan -refresh-only` in the target's
 // already-initialised workspace, with the same state, credentials and lock.
-func bareRefreshOnly(target string) (time.Duration, error) {
+func bareRefreshOnly(target string) (time.Duration, error) { return bareRefresh(target, true) }
+
+// bareRefresh is bareRefreshOnly, with or without go-plugin's provider TLS.
+func bareRefresh(target string, providerTLS bool) (time.Duration, error) {
 	dir := filepath.Join(stack.Dir, "workspaces", "default", target)
 	cmd := exec.Command(bin("terraform"), "plan", "-refresh-only", "-input=false", "-lock=true")
 	cmd.Dir = dir
-	cmd.Env = terraformEnv()
+	cmd.Env = terraformEnv(providerTLS)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -534,9 +590,14 @@ func bareRefreshOnly(target string) (time.Duration, error) {
 }
 
 // terraformEnv is the environment of a hand-run Terraform: the step-runner's
-// CLI config, plugin cache and credentials.
-func terraformEnv() []string {
-	return append(os.Environ(), "TF_CLI_CONFIG_FILE="+bin("terraformrc"), "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1",
+// CLI config, plugin cache and credentials; without providerTLS, also the
+// step-runner's default TF_DISABLE_PLUGIN_TLS=1.
+func terraformEnv(providerTLS bool) []string {
+	env := os.Environ()
+	if !providerTLS {
+		env = append(env, "TF_DISABLE_PLUGIN_TLS=1")
+	}
+	return append(env, "TF_CLI_CONFIG_FILE="+bin("terraformrc"), "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1",
 		"MYCLOUD_ENDPOINT="+cloud, "MYCLOUD_ACCESS_KEY="+accessKey, "MYCLOUD_SECRET_KEY="+secretKey,
 		"TF_PLUGIN_CACHE_DIR="+filepath.Join(stack.Dir, "plugins"))
 }
@@ -568,11 +629,20 @@ func fleetFigure() error {
 	}
 	ours := time.Since(start)
 	cpu2 := cpuTimes(mcPid)
+	start = time.Now()
+	if err := parallel(names, 4, func(n string) error { _, err := bareRefresh(n, false); return err }); err != nil {
+		return err
+	}
+	same := time.Since(start)
+	cpu3 := cpuTimes(mcPid)
+	record("fleet/bare-no-provider-tls", []float64{same.Seconds()})
 	record("fleet/bare", []float64{bare.Seconds()})
 	record("fleet/ours", []float64{ours.Seconds()})
 	ratio := bare.Seconds() / ours.Seconds() // throughput ratio: ours / bare
 	fmt.Printf("%-58s %12s %12s %8.2f %10s %s\n", fmt.Sprintf("fleet: %d targets, 4 at once (throughput ours/bare)", fleet), sec(bare.Seconds()), sec(ours.Seconds()), ratio, ">= 0.9", pass(ratio >= 0.9))
 	fmt.Println(cpuLine("fleet", cpuDelta(cpu0, cpu1), cpuDelta(cpu1, cpu2)))
+	fmt.Printf("%-58s %12s %12s %8.2f %10s\n", "  vs the same loop with TF_DISABLE_PLUGIN_TLS=1", sec(same.Seconds()), sec(ours.Seconds()), same.Seconds()/ours.Seconds(), "-")
+	fmt.Println(cpuLine("fleet, same settings,", cpuDelta(cpu2, cpu3), cpuDelta(cpu1, cpu2)))
 	return nil
 }
 

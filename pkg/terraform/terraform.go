@@ -48,6 +48,15 @@ type Runner struct {
 	GracePeriod time.Duration
 	// MaxOutput caps the output kept per run.
 	MaxOutput int
+	// ProviderTLS keeps go-plugin's automatic mTLS on the Unix socket
+	// between Terraform and each provider it launches. Off by default
+	// (TF_DISABLE_PLUGIN_TLS=1, as HashiCorp's terraform-plugin-testing
+	// runs Terraform): each launch then skips generating two P-521
+	// certificates, ~40 ms, and Terraform launches every provider three
+	// times per plan. The socket is the provider's, in the temp directory,
+	// writable (umask 022) by this process's user only, which can read
+	// the provider's credentials from its environment anyway.
+	ProviderTLS bool
 
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex
@@ -143,6 +152,9 @@ func (r *Runner) open(ctx context.Context, t Target) (*Workspace, error) {
 		env["TF_CLI_CONFIG_FILE"] = r.CLIConfigFile
 	}
 	if err := tf.SetEnv(tfexec.CleanEnv(env)); err != nil {
+		return nil, err
+	}
+	if err := tf.SetDisablePluginTLS(!r.ProviderTLS); err != nil {
 		return nil, err
 	}
 	// If Terraform ignores the interrupt for the whole grace period, the

@@ -3,6 +3,10 @@ package terraform_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -159,6 +163,41 @@ func TestErrorsAreClassifiedAndRedacted(t *testing.T) {
 				if strings.Contains(te.Output, s) || strings.Contains(te.Summary, s) {
 					t.Fatalf("secret %q in the error output", s)
 				}
+			}
+		})
+	}
+}
+
+// TestProviderTLS: Terraform runs with TF_DISABLE_PLUGIN_TLS=1 unless the
+// runner keeps provider TLS. Terraform is the real one, behind a wrapper
+// that records the environment of each command.
+func TestProviderTLS(t *testing.T) {
+	cloud := mycloudtest.Start(t, mycloudtest.Options{})
+	for _, keep := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ProviderTLS=%v", keep), func(t *testing.T) {
+			dump := t.TempDir()
+			wrapper := filepath.Join(t.TempDir(), "terraform")
+			script := fmt.Sprintf("#!/bin/sh\nenv > %q/\"$1\".env\nexec %q \"$@\"\n", dump, mycloudtest.TerraformPath(t))
+			if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			r := runner(t)
+			r.Bin, r.ProviderTLS = wrapper, keep
+			ctx := context.Background()
+			ws, err := r.Open(ctx, target(cloud, map[string]any{"name": "tls"}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ws.Close()
+			if _, err := ws.Plan(ctx, terraform.PlanOptions{}); err != nil {
+				t.Fatalf("plan: %v\n%s", err, ws.Output())
+			}
+			env, err := os.ReadFile(filepath.Join(dump, "plan.env"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if disabled := slices.Contains(strings.Split(string(env), "\n"), "TF_DISABLE_PLUGIN_TLS=1"); disabled == keep {
+				t.Errorf("ProviderTLS=%v, yet TF_DISABLE_PLUGIN_TLS=1 in the plan's environment is %v", keep, disabled)
 			}
 		})
 	}
