@@ -130,12 +130,19 @@ func TestImportWithInPlaceChangesSuggestsTheProperties(t *testing.T) {
 	}
 }
 
-func TestDriftIsFoundDescribedAndCounted(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t)
+// adoptLegacyVPC seeds the legacy VPC, declares it as Configuration
+// "network" and imports it: a target with state and no drift.
+func (f *fixture) adoptLegacyVPC() {
+	f.t.Helper()
 	f.cloud.MustAdmin(http.MethodPost, "seed", legacyVPC, nil)
 	f.configuration("network", "vpc", vpcVars("10.40.0.0/16"))
 	await(f, f.importVPC("adopt", "network", "vpc-legacy01"), "import Ready", func(o *v1alpha1.InfraImport) bool { return readyIs(metav1.ConditionTrue, "")(o) })
+}
+
+func TestDriftIsFoundDescribedAndCounted(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.adoptLegacyVPC()
 
 	clean := &v1alpha1.InfraDrift{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "before"}, Spec: v1alpha1.InfraDriftSpec{Target: v1alpha1.Target{ConfigurationName: "network"}}}
 	f.create(clean)
@@ -450,9 +457,7 @@ func TestWrongCredentialsStallWithoutLeakingThem(t *testing.T) {
 func TestScheduledDriftCheckEndsItsProgress(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	f.cloud.MustAdmin(http.MethodPost, "seed", legacyVPC, nil)
-	f.configuration("network", "vpc", vpcVars("10.40.0.0/16"))
-	await(f, f.importVPC("adopt", "network", "vpc-legacy01"), "import Ready", func(o *v1alpha1.InfraImport) bool { return readyIs(metav1.ConditionTrue, "")(o) })
+	f.adoptLegacyVPC()
 	d := &v1alpha1.InfraDrift{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "scheduled"}, Spec: v1alpha1.InfraDriftSpec{
 		Target: v1alpha1.Target{ConfigurationName: "network"}, Interval: &metav1.Duration{Duration: 30 * time.Second}}}
 	f.create(d)
