@@ -16,7 +16,7 @@ import (
 	"github.com/oam-dev/kubevela/apis/core.oam.dev/common"
 	corev1beta1 "github.com/oam-dev/kubevela/apis/core.oam.dev/v1beta1"
 
-	"github.com/vela-infra/vela-infra/pkg/testenv"
+	"github.com/vela-infra/vela-infra/internal/testground/testenv"
 )
 
 // TestAgainstAPIServer runs the vela commands that need a cluster against a

@@ -15,14 +15,14 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
-	"github.com/vela-infra/vela-infra/pkg/mycloud/rules"
+	"github.com/vela-infra/vela-infra/internal/mycloud/rules"
 )
 
 // TestRulesAgreeWithTheModules holds the definitions' render-time checks
 // against the modules' own validation blocks, evaluated by the real
 // Terraform CLI, for a table of values per variable. A definition must never
 // accept what its module rejects; it may reject what the module accepts
-// only when the cloud rejects it too (pkg/mycloud/rules), as for a CIDR
+// only when the cloud rejects it too (internal/mycloud/rules), as for a CIDR
 // with a leading zero, which Terraform 1.5's cidrnetmask accepts.
 // Passwords, which the modules leave unvalidated, are held against the
 // cloud's password policy instead.
@@ -33,7 +33,7 @@ func TestRulesAgreeWithTheModules(t *testing.T) {
 	cloudName := func(v any) bool { return rules.Name(v.(string)) == nil }
 	samples := map[string]map[string]struct {
 		values []any
-		// cloud is the cloud's verdict, where pkg/mycloud/rules has one.
+		// cloud is the cloud's verdict, where internal/mycloud/rules has one.
 		cloud func(any) bool
 	}{
 		"vpc": {

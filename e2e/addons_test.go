@@ -14,7 +14,7 @@ import (
 
 	tfv1beta1 "github.com/oam-dev/terraform-controller/api/v1beta1"
 
-	"github.com/vela-infra/vela-infra/pkg/testenv"
+	"github.com/vela-infra/vela-infra/internal/testground/testenv"
 )
 
 // TestAddonsEnableAndDisableOffline enables both addons from their local

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vela-infra/vela-infra/pkg/localcluster"
-	mcclient "github.com/vela-infra/vela-infra/pkg/mycloud/client"
-	"github.com/vela-infra/vela-infra/pkg/mycloud/mycloudtest"
-	"github.com/vela-infra/vela-infra/pkg/testenv"
+	mcclient "github.com/vela-infra/vela-infra/internal/mycloud/client"
+	"github.com/vela-infra/vela-infra/internal/testground/localcluster"
+	"github.com/vela-infra/vela-infra/internal/testground/mycloudtest"
+	"github.com/vela-infra/vela-infra/internal/testground/testenv"
 )
 
 // TestCluster runs on the real local cluster (make up): in-cluster vela-core,

@@ -6,7 +6,7 @@
 // API server (no kubelet), with vela-core and the step-runner as processes:
 // the workflows use only the infra-* steps, which the step-runner carries out
 // itself, so each case takes seconds. cluster_test.go runs the whole flow on
-// the local cluster (pkg/localcluster), where vela-core, terraform-controller
+// the local cluster (internal/testground/localcluster), where vela-core, terraform-controller
 // and the step-runner run as Deployments and terraform-controller provisions
 // components in Job pods.
 package e2e
@@ -22,8 +22,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vela-infra/vela-infra/pkg/mycloud/mycloudtest"
-	"github.com/vela-infra/vela-infra/pkg/testenv"
+	"github.com/vela-infra/vela-infra/internal/testground/mycloudtest"
+	"github.com/vela-infra/vela-infra/internal/testground/testenv"
 )
 
 var (

@@ -18,7 +18,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/vela-infra/vela-infra/pkg/mycloud"
+	"github.com/vela-infra/vela-infra/internal/mycloud"
 )
 
 func main() {

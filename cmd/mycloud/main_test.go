@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vela-infra/vela-infra/pkg/mycloud/client"
-	"github.com/vela-infra/vela-infra/pkg/mycloud/mycloudtest"
+	"github.com/vela-infra/vela-infra/internal/mycloud/client"
+	"github.com/vela-infra/vela-infra/internal/testground/mycloudtest"
 )
 
 // TestProcessSurvivesKill9SeedsAndStopsCleanly runs the real binary: a

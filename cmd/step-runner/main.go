@@ -15,8 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/vela-infra/vela-infra/pkg/controller"
-	"github.com/vela-infra/vela-infra/pkg/terraform"
+	"github.com/vela-infra/vela-infra/internal/controller"
+	"github.com/vela-infra/vela-infra/internal/terraform"
 )
 
 func main() {

@@ -26,9 +26,9 @@ import (
 	tfv1beta1 "github.com/oam-dev/terraform-controller/api/v1beta1"
 	tfv1beta2 "github.com/oam-dev/terraform-controller/api/v1beta2"
 
+	"github.com/vela-infra/vela-infra/internal/testground/mycloudtest"
+	"github.com/vela-infra/vela-infra/internal/testground/testenv"
 	"github.com/vela-infra/vela-infra/pkg/apis/infra/v1alpha1"
-	"github.com/vela-infra/vela-infra/pkg/mycloud/mycloudtest"
-	"github.com/vela-infra/vela-infra/pkg/testenv"
 )
 
 // TestSIGTERMInterruptsTerraformAndReleasesTheLock runs the real binary,

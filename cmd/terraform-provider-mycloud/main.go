@@ -9,7 +9,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 
-	"github.com/vela-infra/vela-infra/pkg/provider"
+	"github.com/vela-infra/vela-infra/internal/mycloud/provider"
 )
 
 // version is set with -ldflags "-X main.version=…" by the Makefile.

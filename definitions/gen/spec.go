@@ -27,7 +27,7 @@ type rule struct {
 
 // The rules mirror the validation blocks of the modules in definitions/modules
 // (and, for passwords, which the modules leave unvalidated because Terraform
-// 1.5 echoes a rejected sensitive value, pkg/mycloud/rules.Password).
+// 1.5 echoes a rejected sensitive value, internal/mycloud/rules.Password).
 var (
 	nameRule = rule{Valid: []string{`{v} =~ "^[a-z][a-z0-9-]{0,61}[a-z0-9]$"`}}
 	// IPv4 CIDR block: four octets 0-255 without leading zeros, then the prefix.

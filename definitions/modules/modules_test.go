@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vela-infra/vela-infra/pkg/mycloud/mycloudtest"
+	"github.com/vela-infra/vela-infra/internal/testground/mycloudtest"
 )
 
 func workspace(t *testing.T, cloud *mycloudtest.Cloud, module string, extra map[string]string) *mycloudtest.Workspace {

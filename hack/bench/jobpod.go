@@ -16,7 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/vela-infra/vela-infra/pkg/localcluster"
+	"github.com/vela-infra/vela-infra/internal/testground/localcluster"
 )
 
 // jobPodFigure times the same refresh-only plan of target run the way

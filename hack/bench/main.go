@@ -29,8 +29,8 @@ import (
 	crossplane "github.com/oam-dev/terraform-controller/api/types/crossplane-runtime"
 	tfv1beta2 "github.com/oam-dev/terraform-controller/api/v1beta2"
 
+	"github.com/vela-infra/vela-infra/internal/testground/testenv"
 	"github.com/vela-infra/vela-infra/pkg/apis/infra/v1alpha1"
-	"github.com/vela-infra/vela-infra/pkg/testenv"
 )
 
 const (

@@ -1,4 +1,4 @@
-// Command cluster runs the local single-node Kubernetes (pkg/localcluster)
+// Command cluster runs the local single-node Kubernetes (internal/testground/localcluster)
 // with vela-core and terraform-controller installed in it.
 //
 //	go run ./hack/cluster up      # make up: start what is not running, install the platform
@@ -15,8 +15,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vela-infra/vela-infra/pkg/localcluster"
-	"github.com/vela-infra/vela-infra/pkg/testenv"
+	"github.com/vela-infra/vela-infra/internal/testground/localcluster"
+	"github.com/vela-infra/vela-infra/internal/testground/testenv"
 )
 
 func main() {

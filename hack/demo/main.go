@@ -1,5 +1,5 @@
 // Command demo walks the embedded default through the whole flow on a fresh
-// local cluster (pkg/localcluster): mycloud on the host seeded with a
+// local cluster (internal/testground/localcluster): mycloud on the host seeded with a
 // pre-existing VPC and bucket, vela-core and terraform-controller in the
 // cluster, both addons enabled with `vela addon enable`, and
 // e2e/testdata/platform.yaml taken through import, provisioning by
@@ -23,8 +23,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vela-infra/vela-infra/pkg/localcluster"
-	"github.com/vela-infra/vela-infra/pkg/testenv"
+	"github.com/vela-infra/vela-infra/internal/testground/localcluster"
+	"github.com/vela-infra/vela-infra/internal/testground/testenv"
 )
 
 const (

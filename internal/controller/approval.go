@@ -1,0 +1,187 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/vela-infra/vela-infra/internal/plan"
+	"github.com/vela-infra/vela-infra/internal/terraform"
+	"github.com/vela-infra/vela-infra/pkg/apis/infra/v1alpha1"
+)
+
+// Keys of the Secret holding a saved plan.
+const (
+	planFileKey = "plan.tfplan"
+	planIDKey   = "planID"
+)
+
+// ApprovalReconciler carries out InfraApproval objects.
+type ApprovalReconciler struct {
+	*Runtime
+	MaxConcurrent int
+}
+
+// SetupWithManager registers the reconciler.
+func (r *ApprovalReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return r.register(mgr, &v1alpha1.InfraApproval{}, r.MaxConcurrent, r)
+}
+
+// Reconcile plans the target and, once the shown plan is approved, applies
+// exactly that plan: a plan that changed since it was shown is not applied
+// but shown again.
+func (r *ApprovalReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	obj := &v1alpha1.InfraApproval{}
+	return r.reconcileStep(ctx, req.NamespacedName, obj, step{
+		due: whenNotDone(obj),
+		run: func(ctx context.Context, res *Resolved, ws *terraform.Workspace) (ctrl.Result, error) {
+			return r.run(ctx, obj, res, ws)
+		},
+	})
+}
+
+func (r *ApprovalReconciler) run(ctx context.Context, obj *v1alpha1.InfraApproval, res *Resolved, ws *terraform.Workspace) (ctrl.Result, error) {
+	name := fmt.Sprintf("InfraApproval %s/%s", obj.Namespace, obj.Name)
+	target := "Configuration " + obj.Namespace + "/" + res.Configuration.Name
+	hash := res.Hash()
+	approval := obj.Spec.Approval
+	if approval != nil && approval.Request != obj.Spec.Request {
+		approval = nil // given for an earlier request: not for this plan
+	}
+	if approval == nil || obj.Status.Plan == nil || obj.Status.TargetHash != hash {
+		if err := r.plan(ctx, obj, ws, hash); err != nil {
+			return r.fail(obj, "planning", err)
+		}
+	}
+	s := obj.Status.Plan
+	if s.Add+s.Change+s.Destroy+s.Import == 0 {
+		msg := fmt.Sprintf("%s: %s has no changes to approve", name, target)
+		setCond(obj, v1alpha1.ConditionApproved, metav1.ConditionTrue, v1alpha1.ReasonNoChanges, msg)
+		succeed(obj, v1alpha1.ReasonNoChanges, msg)
+		return ctrl.Result{}, nil
+	}
+	if approval == nil {
+		msg := fmt.Sprintf("%s: the change to %s awaits approval (plan %s): resume the workflow to apply exactly this plan, or terminate it to reject. %s",
+			name, target, s.ID, s.Diff)
+		setCond(obj, v1alpha1.ConditionApproved, metav1.ConditionFalse, v1alpha1.ReasonAwaitingApproval, msg)
+		wait(obj, v1alpha1.ReasonAwaitingApproval, msg)
+		return ctrl.Result{}, nil
+	}
+	if approval.PlanID != s.ID {
+		return r.planChanged(obj, name, target, approval.PlanID), nil
+	}
+
+	// Re-plan: a change in the cloud or the spec since the plan was shown
+	// voids the approval, even where Terraform would accept the saved plan.
+	fresh, err := ws.Plan(ctx, terraform.PlanOptions{Out: "recheck.tfplan"})
+	if err != nil {
+		return r.fail(obj, "re-checking the approved plan", err)
+	}
+	if freshSummary := plan.Summarize(fresh.Plan); freshSummary.ID != approval.PlanID {
+		obj.Status.Plan = freshSummary
+		if err := r.storePlan(ctx, obj, fresh.File, freshSummary.ID); err != nil {
+			return ctrl.Result{}, err
+		}
+		return r.planChanged(obj, name, target, approval.PlanID), nil
+	}
+
+	file, err := r.loadPlan(ctx, obj, ws.Dir)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := ws.Apply(ctx, file); err != nil {
+		if strings.Contains(ws.Output(), "Saved plan is stale") {
+			obj.Status.TargetHash = "" // plan again on the next pass
+			return r.planChanged(obj, name, target, approval.PlanID), nil
+		}
+		return r.fail(obj, "applying the approved plan", err)
+	}
+	obj.Status.ApprovedPlanID = approval.PlanID
+	obj.Status.ApprovedBy = approval.By
+	obj.Status.ApprovedAt = now()
+	obj.Status.LastRunTime = obj.Status.ApprovedAt
+	msg := fmt.Sprintf("%s applied the approved plan %s to %s (approved by %s). %s", name, s.ID, target, orUnknown(approval.By), footerOf(s))
+	setCond(obj, v1alpha1.ConditionApproved, metav1.ConditionTrue, v1alpha1.ReasonSucceeded, "plan "+s.ID+" approved by "+orUnknown(approval.By))
+	setCond(obj, v1alpha1.ConditionApplied, metav1.ConditionTrue, v1alpha1.ReasonApplied, msg)
+	succeed(obj, v1alpha1.ReasonApplied, msg)
+	r.Recorder.Event(obj, corev1.EventTypeNormal, v1alpha1.ReasonApplied, msg)
+	log.FromContext(ctx).Info("applied approved plan", "configuration", res.Configuration.Name, "plan", s.ID, "by", approval.By)
+	return ctrl.Result{}, nil
+}
+
+func (r *ApprovalReconciler) planChanged(obj *v1alpha1.InfraApproval, name, target, approvedID string) ctrl.Result {
+	s := obj.Status.Plan
+	msg := fmt.Sprintf("%s: the plan of %s changed since plan %s was approved (the cloud or the spec changed); nothing was applied. The new plan %s awaits approval. %s",
+		name, target, approvedID, s.ID, s.Diff)
+	setCond(obj, v1alpha1.ConditionApproved, metav1.ConditionFalse, v1alpha1.ReasonPlanChanged, msg)
+	wait(obj, v1alpha1.ReasonPlanChanged, msg)
+	return ctrl.Result{}
+}
+
+// plan makes the plan to show and keeps its file.
+func (r *ApprovalReconciler) plan(ctx context.Context, obj *v1alpha1.InfraApproval, ws *terraform.Workspace, hash string) error {
+	planned, err := ws.Plan(ctx, terraform.PlanOptions{Out: "approval.tfplan"})
+	if err != nil {
+		return err
+	}
+	s := plan.Summarize(planned.Plan)
+	obj.Status.Plan = s
+	obj.Status.TargetHash = hash
+	obj.Status.LastRunTime = now()
+	setCond(obj, v1alpha1.ConditionPlanned, metav1.ConditionTrue, v1alpha1.ReasonSucceeded, footerOf(s))
+	return r.storePlan(ctx, obj, planned.File, s.ID)
+}
+
+// storePlan keeps the plan file in a Secret owned by obj (a plan holds the
+// values of sensitive variables).
+func (r *ApprovalReconciler) storePlan(ctx context.Context, obj *v1alpha1.InfraApproval, file, id string) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: obj.Namespace, Name: obj.Name + "-plan"}}
+	_, err = controllerutil.CreateOrUpdate(ctx, r.Client, secret, func() error {
+		secret.Labels = map[string]string{"app.kubernetes.io/managed-by": "vela-infra-step-runner"}
+		secret.Type = corev1.SecretTypeOpaque
+		secret.Data = map[string][]byte{planFileKey: data, planIDKey: []byte(id)}
+		return controllerutil.SetControllerReference(obj, secret, r.Client.Scheme())
+	})
+	if err != nil {
+		return fmt.Errorf("store plan: %w", err)
+	}
+	obj.Status.PlanSecret = secret.Name
+	return nil
+}
+
+// loadPlan writes the shown plan, from its Secret, into the workspace.
+func (r *ApprovalReconciler) loadPlan(ctx context.Context, obj *v1alpha1.InfraApproval, dir string) (string, error) {
+	var secret corev1.Secret
+	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: obj.Status.PlanSecret}, &secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", fmt.Errorf("the saved plan Secret %s is gone; delete the InfraApproval to plan again", obj.Status.PlanSecret)
+		}
+		return "", err
+	}
+	if string(secret.Data[planIDKey]) != obj.Status.Plan.ID {
+		return "", fmt.Errorf("the saved plan Secret %s holds plan %s, not the shown plan %s", secret.Name, secret.Data[planIDKey], obj.Status.Plan.ID)
+	}
+	file := filepath.Join(dir, "approved.tfplan")
+	return file, os.WriteFile(file, secret.Data[planFileKey], 0o600)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "an unnamed approver"
+	}
+	return s
+}

@@ -1,0 +1,127 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/vela-infra/vela-infra/internal/plan"
+	"github.com/vela-infra/vela-infra/internal/terraform"
+	"github.com/vela-infra/vela-infra/pkg/apis/infra/v1alpha1"
+)
+
+// DriftResources is the gauge of drifted resources per Configuration, set
+// by every drift check (scheduled ones included).
+var DriftResources = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	Name: "vela_infra_drift_resources",
+	Help: "Resources of a Configuration that differ in the cloud from its Terraform state, at the last drift check.",
+}, []string{"namespace", "configuration"})
+
+// DriftReconciler carries out InfraDrift objects.
+type DriftReconciler struct {
+	*Runtime
+	MaxConcurrent int
+}
+
+// SetupWithManager registers the reconciler.
+func (r *DriftReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return r.register(mgr, &v1alpha1.InfraDrift{}, r.MaxConcurrent, r)
+}
+
+// Reconcile runs one drift check, and schedules the next when the object
+// has an interval.
+func (r *DriftReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	obj := &v1alpha1.InfraDrift{}
+	result, err := r.reconcileStep(ctx, req.NamespacedName, obj, step{
+		due: func() time.Duration { return r.due(obj) },
+		validate: func() error {
+			if obj.Spec.Interval != nil && obj.Spec.Interval.Duration < 30*time.Second {
+				return stalled(v1alpha1.ReasonInvalidSpec, "InfraDrift %s/%s: spec.interval %s is shorter than the minimum 30s",
+					obj.Namespace, obj.Name, obj.Spec.Interval.Duration)
+			}
+			return nil
+		},
+		run: func(ctx context.Context, res *Resolved, ws *terraform.Workspace) (ctrl.Result, error) {
+			return r.check(ctx, obj, res, ws)
+		},
+	})
+	if obj.Spec.Interval != nil && err == nil && result.RequeueAfter == 0 && obj.Status.LastRunTime != nil {
+		result.RequeueAfter = obj.Spec.Interval.Duration
+	}
+	return result, err
+}
+
+// due returns 0 when a check should run now, a positive wait for a
+// scheduled check not yet due, or -1 when there is nothing to do.
+func (r *DriftReconciler) due(obj *v1alpha1.InfraDrift) time.Duration {
+	if !done(obj) {
+		return 0
+	}
+	if obj.Spec.Interval == nil || obj.Status.LastRunTime == nil {
+		return -1
+	}
+	next := obj.Status.LastRunTime.Add(obj.Spec.Interval.Duration)
+	if wait := time.Until(next); wait > 0 {
+		return wait
+	}
+	return 0
+}
+
+func (r *DriftReconciler) check(ctx context.Context, obj *v1alpha1.InfraDrift, res *Resolved, ws *terraform.Workspace) (ctrl.Result, error) {
+	// A refresh-only plan finds drift; only when there is some does a
+	// second, normal plan say what an apply would change back. The common
+	// no-drift case costs one plan, as a hand-run refresh-only plan does.
+	refreshed, err := ws.Plan(ctx, terraform.PlanOptions{RefreshOnly: true, SkipShowWhenEmpty: true, Out: "drift.tfplan"})
+	var corrective *terraform.PlanResult
+	if err == nil && refreshed.Changes {
+		corrective, err = ws.Plan(ctx, terraform.PlanOptions{Out: "corrective.tfplan"})
+	}
+	if err != nil {
+		return r.fail(obj, "drift check", err)
+	}
+	wasDrifted := obj.Status.Drifted
+	drift := plan.SummarizeDrift(refreshed.Plan)
+	obj.Status.Drift = drift
+	obj.Status.Plan = nil
+	if corrective != nil {
+		obj.Status.Plan = plan.Summarize(corrective.Plan)
+	}
+	obj.Status.Drifted = drift.Change > 0
+	obj.Status.LastRunTime = now()
+	DriftResources.WithLabelValues(obj.Namespace, res.Configuration.Name).Set(float64(drift.Change))
+
+	name := fmt.Sprintf("Configuration %s/%s", obj.Namespace, res.Configuration.Name)
+	if obj.Status.Drifted {
+		undo := 0
+		if p := obj.Status.Plan; p != nil {
+			undo = p.Add + p.Change + p.Destroy
+		}
+		msg := fmt.Sprintf("%s drifted: %d resource(s) changed in the cloud since the last apply; an apply would make %d change(s) back. %s",
+			name, drift.Change, undo, drift.Diff)
+		setCond(obj, v1alpha1.ConditionDrifted, metav1.ConditionTrue, v1alpha1.ReasonDriftFound, msg)
+		succeed(obj, v1alpha1.ReasonDriftFound, msg)
+		if !wasDrifted {
+			r.Recorder.Event(obj, corev1.EventTypeWarning, v1alpha1.ReasonDriftFound, fmt.Sprintf("%s drifted: %d resource(s) changed in the cloud", name, drift.Change))
+		}
+	} else {
+		msg := fmt.Sprintf("%s has no drift: the cloud matches the Terraform state", name)
+		setCond(obj, v1alpha1.ConditionDrifted, metav1.ConditionFalse, v1alpha1.ReasonNoDrift, msg)
+		succeed(obj, v1alpha1.ReasonNoDrift, msg)
+		if wasDrifted {
+			r.Recorder.Event(obj, corev1.EventTypeNormal, v1alpha1.ReasonNoDrift, name+" no longer drifts")
+		}
+	}
+	log.FromContext(ctx).Info("drift checked", "configuration", res.Configuration.Name, "drifted", obj.Status.Drifted, "resources", drift.Change)
+	return ctrl.Result{}, nil
+}
+
+// DeleteDriftMetric drops the gauge of a deleted InfraDrift's target.
+func DeleteDriftMetric(namespace, configuration string) {
+	DriftResources.DeleteLabelValues(namespace, configuration)
+}

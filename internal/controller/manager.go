@@ -1,0 +1,103 @@
+package controller
+
+import (
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	tfv1beta1 "github.com/oam-dev/terraform-controller/api/v1beta1"
+	tfv1beta2 "github.com/oam-dev/terraform-controller/api/v1beta2"
+
+	"github.com/vela-infra/vela-infra/internal/terraform"
+	"github.com/vela-infra/vela-infra/pkg/apis/infra/v1alpha1"
+)
+
+// Scheme has every type the step-runner reads or writes.
+func Scheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme, tfv1beta1.AddToScheme, tfv1beta2.AddToScheme} {
+		if err := add(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// ClientOptions keeps Secrets and ConfigMaps out of the cache: the
+// step-runner reads a few of them by name, and caching every one in the
+// cluster would cost memory and RBAC.
+func ClientOptions() client.Options {
+	return client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}}}}
+}
+
+// CacheOptions caches only the pods of Jobs (for the JobLogReconciler and
+// the check for a running apply Job), and no object's managedFields.
+func CacheOptions() cache.Options {
+	return cache.Options{
+		ByObject:         map[client.Object]cache.ByObject{&corev1.Pod{}: {Label: JobPodSelector()}},
+		DefaultTransform: cache.TransformStripManagedFields(),
+	}
+}
+
+// Options configure the step reconcilers.
+type Options struct {
+	Runner              *terraform.Runner
+	ControllerNamespace string
+	BackendKubeconfig   string
+	MaxConcurrent       int
+	// RetryAfter is the wait before looking again at a transient failure
+	// (default 15s; stalls caused outside the object wait 4x as long).
+	RetryAfter time.Duration
+	// ProgressAfter is how long a run goes before its Progressing
+	// condition is written (default 2s; negative: at once).
+	ProgressAfter time.Duration
+}
+
+// Setup registers the three step reconcilers, the drift gauge and the
+// keeper of terraform-controller's Job output.
+func Setup(mgr ctrl.Manager, o Options) error {
+	// The resolver reads Configurations and Providers from the cache and
+	// again live when the cache misses one (created just before its
+	// step-run object); Secrets always live. Reading them live on every run
+	// cost a fleet of drift checks about a tenth of its throughput on a
+	// 2-core machine (make bench).
+	live, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
+	if err != nil {
+		return fmt.Errorf("create API client: %w", err)
+	}
+	rt := &Runtime{
+		Client:        mgr.GetClient(),
+		Resolver:      &Resolver{Client: live, Cached: mgr.GetClient(), ControllerNamespace: o.ControllerNamespace, BackendKubeconfig: o.BackendKubeconfig},
+		Runner:        o.Runner,
+		Recorder:      mgr.GetEventRecorderFor("vela-infra-step-runner"),
+		RetryAfter:    o.RetryAfter,
+		ProgressAfter: o.ProgressAfter,
+	}
+	if err := metrics.Registry.Register(DriftResources); err != nil {
+		return fmt.Errorf("register drift gauge: %w", err)
+	}
+	clientset, err := kubernetes.NewForConfig(mgr.GetConfig())
+	if err != nil {
+		return fmt.Errorf("create API client: %w", err)
+	}
+	for _, r := range []interface{ SetupWithManager(ctrl.Manager) error }{
+		&JobLogReconciler{Client: mgr.GetClient(), Live: live, Pods: clientset.CoreV1(), ControllerNamespace: o.ControllerNamespace,
+			Resolver: rt.Resolver, Recorder: rt.Recorder},
+		&ImportReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent},
+		&DriftReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent},
+		&ApprovalReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent},
+	} {
+		if err := r.SetupWithManager(mgr); err != nil {
+			return err
+		}
+	}
+	return nil
+}

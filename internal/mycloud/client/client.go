@@ -1,0 +1,250 @@
+// Package client is the Go client of the mycloud API used by the Terraform
+// provider: signed requests, retries with capped backoff on 429 (honouring
+// Retry-After) and 5xx, and waiting for asynchronous creation, all stopping
+// at once when the context is cancelled.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vela-infra/vela-infra/internal/mycloud/auth"
+)
+
+// Client talks to one mycloud endpoint with one key pair.
+type Client struct {
+	Endpoint  string
+	AccessKey string
+	SecretKey string
+	HTTP      *http.Client
+	// MaxAttempts bounds tries of one call on retryable errors (default 8).
+	MaxAttempts int
+	// MinBackoff and MaxBackoff bound the wait between tries (default 200ms, 10s).
+	MinBackoff, MaxBackoff time.Duration
+}
+
+// New returns a client with default retry settings.
+func New(endpoint, accessKey, secretKey string) *Client {
+	return &Client{
+		Endpoint: strings.TrimRight(endpoint, "/"), AccessKey: accessKey, SecretKey: secretKey,
+		HTTP:        &http.Client{Timeout: 60 * time.Second},
+		MaxAttempts: 8, MinBackoff: 200 * time.Millisecond, MaxBackoff: 10 * time.Second,
+	}
+}
+
+// Error is an error response of the API.
+type Error struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("mycloud API: %s (HTTP %d %s)", e.Message, e.Status, e.Code)
+}
+
+// IsNotFound reports whether err is a 404 of the API.
+func IsNotFound(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusNotFound
+}
+
+// Object is a resource as the API returns it.
+type Object map[string]any
+
+// String returns the string attribute name, or "".
+func (o Object) String(name string) string { s, _ := o[name].(string); return s }
+
+// Int returns the integer attribute name, or 0.
+func (o Object) Int(name string) int64 { f, _ := o[name].(float64); return int64(f) }
+
+// Bool returns the boolean attribute name, or false.
+func (o Object) Bool(name string) bool { b, _ := o[name].(bool); return b }
+
+// Tags returns the tags attribute.
+func (o Object) Tags() map[string]string {
+	out := map[string]string{}
+	if m, ok := o["tags"].(map[string]any); ok {
+		for k, v := range m {
+			out[k], _ = v.(string)
+		}
+	}
+	return out
+}
+
+// Create creates a resource of kind and returns it (usually still creating).
+func (c *Client) Create(ctx context.Context, kind string, attrs map[string]any) (Object, error) {
+	var out Object
+	err := c.do(ctx, http.MethodPost, "/v1/"+kind, nil, attrs, &out)
+	return out, err
+}
+
+// Get reads one resource.
+func (c *Client) Get(ctx context.Context, kind, id string) (Object, error) {
+	var out Object
+	err := c.do(ctx, http.MethodGet, "/v1/"+kind+"/"+url.PathEscape(id), nil, nil, &out)
+	return out, err
+}
+
+// Update changes the given attributes of a resource.
+func (c *Client) Update(ctx context.Context, kind, id string, attrs map[string]any) (Object, error) {
+	var out Object
+	err := c.do(ctx, http.MethodPatch, "/v1/"+kind+"/"+url.PathEscape(id), nil, attrs, &out)
+	return out, err
+}
+
+// Delete deletes a resource; deleting one that is gone is not an error.
+func (c *Client) Delete(ctx context.Context, kind, id string) error {
+	err := c.do(ctx, http.MethodDelete, "/v1/"+kind+"/"+url.PathEscape(id), nil, nil, nil)
+	if IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// List lists resources of kind matching filters (attribute=value, tag.<key>=value).
+func (c *Client) List(ctx context.Context, kind string, filters url.Values) ([]Object, error) {
+	var out struct {
+		Items []Object `json:"items"`
+	}
+	err := c.do(ctx, http.MethodGet, "/v1/"+kind, filters, nil, &out)
+	return out.Items, err
+}
+
+// WaitAvailable polls a resource with backoff until its status is available.
+func (c *Client) WaitAvailable(ctx context.Context, kind, id string) (Object, error) {
+	wait := c.MinBackoff
+	for {
+		obj, err := c.Get(ctx, kind, id)
+		if err != nil {
+			return nil, err
+		}
+		if obj.String("status") == "available" {
+			return obj, nil
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return nil, fmt.Errorf("waiting for %s %s to become available: %w", kind, id, err)
+		}
+		wait = min(wait*2, 5*time.Second)
+	}
+}
+
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return err
+		}
+	}
+	backoff := c.MinBackoff
+	var lastErr error
+	for attempt := 1; ; attempt++ {
+		retryAfter, err := c.once(ctx, method, path, query, body, out)
+		if err == nil {
+			return nil
+		}
+		lastErr = err
+		if !retryable(err) || attempt >= c.MaxAttempts {
+			break
+		}
+		wait := backoff
+		if retryAfter > 0 {
+			wait = retryAfter
+		}
+		wait = min(wait, c.MaxBackoff)
+		if err := sleep(ctx, wait); err != nil {
+			return fmt.Errorf("%s %s: %w (last error: %v)", method, path, err, lastErr)
+		}
+		backoff = min(backoff*2, c.MaxBackoff)
+	}
+	var apiErr *Error
+	if errors.As(lastErr, &apiErr) && retryable(lastErr) {
+		return fmt.Errorf("%s %s: giving up after %d attempts: %w", method, path, c.MaxAttempts, lastErr)
+	}
+	return lastErr
+}
+
+func (c *Client) once(ctx context.Context, method, path string, query url.Values, body []byte, out any) (time.Duration, error) {
+	u := c.Endpoint + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	auth.Sign(req, body, c.AccessKey, c.SecretKey, time.Now())
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		return 0, &transportError{err}
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return 0, &transportError{err}
+	}
+	if resp.StatusCode >= 300 {
+		var wrapped struct {
+			Error *Error `json:"error"`
+		}
+		apiErr := &Error{Code: http.StatusText(resp.StatusCode), Message: strings.TrimSpace(string(data))}
+		if json.Unmarshal(data, &wrapped) == nil && wrapped.Error != nil {
+			apiErr = wrapped.Error
+		}
+		apiErr.Status = resp.StatusCode
+		var retryAfter time.Duration
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+			retryAfter = time.Duration(s) * time.Second
+		}
+		return retryAfter, apiErr
+	}
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			return 0, fmt.Errorf("decode response of %s %s: %w", method, path, err)
+		}
+	}
+	return 0, nil
+}
+
+// transportError is a connection-level failure, retried like a 5xx.
+type transportError struct{ err error }
+
+func (e *transportError) Error() string { return "mycloud API unreachable: " + e.err.Error() }
+func (e *transportError) Unwrap() error { return e.err }
+
+func retryable(err error) bool {
+	var apiErr *Error
+	if errors.As(err, &apiErr) {
+		return apiErr.Status == http.StatusTooManyRequests || apiErr.Status >= 500
+	}
+	var te *transportError
+	return errors.As(err, &te)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,308 @@
+package provider_test
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+
+	"github.com/vela-infra/vela-infra/internal/mycloud/provider"
+	"github.com/vela-infra/vela-infra/internal/testground/mycloudtest"
+	"github.com/vela-infra/vela-infra/internal/testground/testenv"
+)
+
+// TestMain makes the acceptance tests run whenever the package's tests run:
+// they need no real cloud, only mycloud and the Terraform CLI from bin/.
+func TestMain(m *testing.M) {
+	os.Setenv("TF_ACC", "1")
+	os.Setenv("CHECKPOINT_DISABLE", "1")
+	// The provider under test is served in-process; an empty CLI config
+	// keeps Terraform from reading the machine's.
+	if f, err := os.CreateTemp("", "terraformrc-"); err == nil {
+		f.Close()
+		os.Setenv("TF_CLI_CONFIG_FILE", f.Name())
+	}
+	if os.Getenv("TF_ACC_TERRAFORM_PATH") == "" {
+		root, err := testenv.RepoRoot()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		tf := filepath.Join(root, "bin", "terraform")
+		if _, err := os.Stat(tf); err != nil {
+			fmt.Fprintf(os.Stderr, "terraform not found at %s: run `make tools`\n", tf)
+			os.Exit(1)
+		}
+		os.Setenv("TF_ACC_TERRAFORM_PATH", tf)
+	}
+	os.Exit(m.Run())
+}
+
+var factories = map[string]func() (tfprotov6.ProviderServer, error){
+	"mycloud": providerserver.NewProtocol6WithError(provider.New("test")()),
+}
+
+func testCase(steps ...resource.TestStep) resource.TestCase {
+	return resource.TestCase{ProtoV6ProviderFactories: factories, Steps: steps}
+}
+
+const password = "Sentinel-DbPassw0rd"
+
+func stackConfig(c *mycloudtest.Cloud, storage, memory int, acl string) string {
+	return c.ProviderBlock() + fmt.Sprintf(`
+resource "mycloud_vpc" "main" {
+  name = "main"
+  cidr = "10.0.0.0/16"
+  tags = { team = "platform" }
+}
+resource "mycloud_subnet" "app" {
+  name   = "app"
+  vpc_id = mycloud_vpc.main.id
+  cidr   = "10.0.1.0/24"
+}
+resource "mycloud_mysql" "db" {
+  name           = "orders"
+  subnet_id      = mycloud_subnet.app.id
+  admin_password = %q
+  storage_gib    = %d
+}
+resource "mycloud_redis" "cache" {
+  name       = "cache"
+  subnet_id  = mycloud_subnet.app.id
+  password   = %q
+  memory_mib = %d
+}
+resource "mycloud_bucket" "assets" {
+  name = "assets-bucket"
+  acl  = %q
+}
+data "mycloud_vpc" "by_tag" {
+  tags       = { team = "platform" }
+  depends_on = [mycloud_vpc.main]
+}
+data "mycloud_subnet" "by_name" {
+  name       = "app"
+  vpc_id     = mycloud_vpc.main.id
+  depends_on = [mycloud_subnet.app]
+}
+`, password, storage, password, memory, acl)
+}
+
+func TestAccAllResourcesCRUDAndImport(t *testing.T) {
+	t.Parallel()
+	cloud := mycloudtest.Start(t, mycloudtest.Options{CreateDelay: 300 * time.Millisecond})
+	resource.Test(t, testCase(
+		resource.TestStep{
+			Config: stackConfig(cloud, 20, 1024, "private"),
+			Check: resource.ComposeAggregateTestCheckFunc(
+				resource.TestMatchResourceAttr("mycloud_vpc.main", "id", regexp.MustCompile(`^vpc-`)),
+				resource.TestCheckResourceAttr("mycloud_vpc.main", "status", "available"),
+				resource.TestCheckResourceAttr("mycloud_subnet.app", "zone", "zone-a"),
+				resource.TestCheckResourceAttr("mycloud_mysql.db", "engine_version", "8.0"),
+				resource.TestCheckResourceAttr("mycloud_mysql.db", "port", "3306"),
+				resource.TestMatchResourceAttr("mycloud_mysql.db", "endpoint", regexp.MustCompile(`\.mysql\.mycloud\.internal$`)),
+				resource.TestCheckResourceAttr("mycloud_redis.cache", "version", "7.0"),
+				resource.TestCheckResourceAttr("mycloud_bucket.assets", "versioning", "false"),
+				resource.TestCheckResourceAttrPair("data.mycloud_vpc.by_tag", "id", "mycloud_vpc.main", "id"),
+				resource.TestCheckResourceAttrPair("data.mycloud_subnet.by_name", "cidr", "mycloud_subnet.app", "cidr"),
+			),
+		},
+		resource.TestStep{
+			Config: stackConfig(cloud, 40, 2048, "public-read"),
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				plancheck.ExpectResourceAction("mycloud_mysql.db", plancheck.ResourceActionUpdate),
+				plancheck.ExpectResourceAction("mycloud_redis.cache", plancheck.ResourceActionUpdate),
+				plancheck.ExpectResourceAction("mycloud_bucket.assets", plancheck.ResourceActionUpdate),
+				plancheck.ExpectResourceAction("mycloud_vpc.main", plancheck.ResourceActionNoop),
+			}},
+			Check: resource.ComposeAggregateTestCheckFunc(
+				resource.TestCheckResourceAttr("mycloud_mysql.db", "storage_gib", "40"),
+				resource.TestCheckResourceAttr("mycloud_redis.cache", "memory_mib", "2048"),
+				resource.TestCheckResourceAttr("mycloud_bucket.assets", "acl", "public-read"),
+			),
+		},
+		// terraform import of each kind, compared attribute by attribute
+		// with what apply recorded; passwords are write-only in the cloud.
+		importStep("mycloud_vpc.main"),
+		importStep("mycloud_subnet.app"),
+		importStep("mycloud_mysql.db", "admin_password"),
+		importStep("mycloud_redis.cache", "password"),
+		importStep("mycloud_bucket.assets"),
+	))
+	if n := cloud.CountRequests(http.MethodGet, "/v1/"); n == 0 {
+		t.Fatal("no API calls reached the mycloud process")
+	}
+}
+
+func importStep(name string, ignore ...string) resource.TestStep {
+	return resource.TestStep{ResourceName: name, ImportState: true, ImportStateVerify: true, ImportStateVerifyIgnore: ignore}
+}
+
+func TestAccImportBlock(t *testing.T) {
+	t.Parallel()
+	cloud := mycloudtest.Start(t, mycloudtest.Options{})
+	cloud.MustAdmin(http.MethodPost, "seed", map[string]any{
+		"vpcs": []map[string]any{{"id": "vpc-legacy01", "name": "legacy", "cidr": "10.20.0.0/16"}},
+	}, nil)
+	config := cloud.ProviderBlock() + `
+resource "mycloud_vpc" "legacy" {
+  name = "legacy"
+  cidr = "10.20.0.0/16"
+}
+`
+	resource.Test(t, testCase(
+		resource.TestStep{
+			Config: config, ResourceName: "mycloud_vpc.legacy", ImportState: true,
+			ImportStateKind: resource.ImportBlockWithID, ImportStateId: "vpc-legacy01",
+		},
+	))
+	if n := cloud.CountRequests(http.MethodPost, "/v1/vpcs") + cloud.CountRequests(http.MethodDelete, "/v1/vpcs"); n != 0 {
+		t.Fatalf("importing an existing VPC created or deleted %d VPCs", n)
+	}
+}
+
+func TestAccDriftAndReplace(t *testing.T) {
+	t.Parallel()
+	cloud := mycloudtest.Start(t, mycloudtest.Options{})
+	vpc := func(cidr string) string {
+		return cloud.ProviderBlock() + fmt.Sprintf(`
+resource "mycloud_vpc" "main" {
+  name = "main"
+  cidr = %q
+  tags = { env = "prod" }
+}
+`, cidr)
+	}
+	var id string
+	resource.Test(t, testCase(
+		resource.TestStep{Config: vpc("10.0.0.0/16"), Check: func(s *terraform.State) error {
+			id = s.RootModule().Resources["mycloud_vpc.main"].Primary.ID
+			return nil
+		}},
+		// Someone edits the VPC in the console: the next plan wants it back.
+		resource.TestStep{
+			PreConfig: func() {
+				cloud.MustAdmin(http.MethodPatch, "resources/vpcs/"+id, map[string]any{"tags": map[string]string{"env": "dev"}}, nil)
+			},
+			Config: vpc("10.0.0.0/16"), PlanOnly: true, ExpectNonEmptyPlan: true,
+		},
+		resource.TestStep{
+			Config: vpc("10.0.0.0/16"),
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				plancheck.ExpectResourceAction("mycloud_vpc.main", plancheck.ResourceActionUpdate),
+			}},
+			Check: resource.TestCheckResourceAttr("mycloud_vpc.main", "tags.env", "prod"),
+		},
+		// A VPC's CIDR cannot change in place: the plan says replace.
+		resource.TestStep{
+			Config: vpc("10.1.0.0/16"),
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				plancheck.ExpectResourceAction("mycloud_vpc.main", plancheck.ResourceActionDestroyBeforeCreate),
+			}},
+			Check: resource.TestCheckResourceAttr("mycloud_vpc.main", "cidr", "10.1.0.0/16"),
+		},
+		// Deleted outside Terraform: the plan creates it again.
+		resource.TestStep{
+			PreConfig: func() { cloud.MustAdmin(http.MethodPost, "reset", nil, nil) },
+			Config:    vpc("10.1.0.0/16"), PlanOnly: true, ExpectNonEmptyPlan: true,
+		},
+	))
+}
+
+func TestAccRecoversFromThrottlingAndServerErrors(t *testing.T) {
+	t.Parallel()
+	cloud := mycloudtest.Start(t, mycloudtest.Options{})
+	resource.Test(t, testCase(
+		resource.TestStep{
+			PreConfig: func() {
+				cloud.MustAdmin(http.MethodPost, "faults", map[string]any{"method": "POST", "path": "/v1/buckets", "status": 503, "count": 2}, nil)
+				cloud.MustAdmin(http.MethodPost, "faults", map[string]any{"method": "GET", "path": "/v1/buckets/", "status": 429, "retry_after_seconds": 1, "count": 1}, nil)
+			},
+			Config: cloud.ProviderBlock() + `resource "mycloud_bucket" "b" { name = "flaky-bucket" }`,
+			Check:  resource.TestCheckResourceAttr("mycloud_bucket.b", "status", "available"),
+		},
+	))
+	var faulted int
+	for _, r := range cloud.Requests() {
+		if r.Status == 503 || r.Status == 429 {
+			faulted++
+		}
+	}
+	if faulted != 3 {
+		t.Fatalf("want the 3 injected faults in the request log, got %d", faulted)
+	}
+}
+
+func TestAccBadInput(t *testing.T) {
+	t.Parallel()
+	cloud := mycloudtest.Start(t, mycloudtest.Options{})
+	cases := map[string]struct{ hcl, want string }{
+		"vpc cidr":        {`resource "mycloud_vpc" "x" { name = "x1", cidr = "10.0.0.0/33" }`, `cidr`},
+		"vpc cidr public": {`resource "mycloud_vpc" "x" { name = "x1", cidr = "8.8.0.0/16" }`, `cidr[\s\S]*not a private range`},
+		"vpc name":        {`resource "mycloud_vpc" "x" { name = "Not_Valid", cidr = "10.0.0.0/16" }`, `name[\s\S]*lower-case`},
+		"subnet zone":     {`resource "mycloud_subnet" "x" { name = "x1", vpc_id = "vpc-abc", cidr = "10.0.0.0/24", zone = "mars" }`, `zone`},
+		"subnet vpc id":   {`resource "mycloud_subnet" "x" { name = "x1", vpc_id = "subnet-abc", cidr = "10.0.0.0/24" }`, `vpc_id[\s\S]*vpc-`},
+		"mysql storage":   {`resource "mycloud_mysql" "x" { name = "x1", subnet_id = "subnet-a", admin_password = "Aa1aaaaaaaaaaa", storage_gib = 5 }`, `storage_gib`},
+		"mysql password":  {`resource "mycloud_mysql" "x" { name = "x1", subnet_id = "subnet-a", admin_password = "weak" }`, `admin_password[\s\S]*12-128`},
+		"mysql engine":    {`resource "mycloud_mysql" "x" { name = "x1", subnet_id = "subnet-a", admin_password = "Aa1aaaaaaaaaaa", engine_version = "9" }`, `engine_version`},
+		"redis memory":    {`resource "mycloud_redis" "x" { name = "x1", subnet_id = "subnet-a", password = "Aa1aaaaaaaaaaa", memory_mib = 300 }`, `memory_mib[\s\S]*multiple of 256`},
+		"bucket acl":      {`resource "mycloud_bucket" "x" { name = "abc", acl = "world" }`, `acl`},
+		"bucket name":     {`resource "mycloud_bucket" "x" { name = "-bad" }`, `name`},
+	}
+	var steps []resource.TestStep
+	for _, tc := range cases {
+		steps = append(steps, resource.TestStep{
+			Config:      cloud.ProviderBlock() + strings.NewReplacer("{ ", "{\n", ", ", "\n", " }", "\n}").Replace(tc.hcl),
+			PlanOnly:    true,
+			ExpectError: regexp.MustCompile(`(?i)` + tc.want),
+		})
+	}
+	// An import id of the wrong shape is refused before any API call.
+	steps = append(steps, resource.TestStep{
+		Config:       cloud.ProviderBlock() + "resource \"mycloud_vpc\" \"x\" {\n  name = \"x1\"\n  cidr = \"10.0.0.0/16\"\n}\n",
+		ResourceName: "mycloud_vpc.x", ImportState: true, ImportStateId: "subnet-123",
+		ExpectError: regexp.MustCompile(`Invalid import id[\s\S]*vpc-`),
+	})
+	// A subnet outside its VPC passes the provider's checks and is refused
+	// by the cloud, on the attribute.
+	steps = append(steps, resource.TestStep{
+		Config: cloud.ProviderBlock() + `
+resource "mycloud_vpc" "v" {
+  name = "v1"
+  cidr = "10.0.0.0/16"
+}
+resource "mycloud_subnet" "s" {
+  name   = "s1"
+  vpc_id = mycloud_vpc.v.id
+  cidr   = "10.9.0.0/24"
+}`,
+		ExpectError: regexp.MustCompile(`cidr[\s\S]*not inside the CIDR 10.0.0.0/16`),
+	})
+	resource.Test(t, testCase(steps...))
+	if n := cloud.CountRequests(http.MethodPost, "/v1/subnets"); n != 1 {
+		t.Fatalf("want exactly one subnet create attempt (the cloud-side refusal), got %d", n)
+	}
+}
+
+func TestAccProviderConfigMissing(t *testing.T) {
+	t.Setenv("MYCLOUD_ENDPOINT", "")
+	t.Setenv("MYCLOUD_ACCESS_KEY", "")
+	t.Setenv("MYCLOUD_SECRET_KEY", "")
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: factories,
+		Steps: []resource.TestStep{{
+			Config:      `resource "mycloud_bucket" "b" { name = "abc" }`,
+			ExpectError: regexp.MustCompile(`Missing mycloud endpoint[\s\S]*MYCLOUD_ENDPOINT`),
+		}},
+	})
+}

@@ -1,0 +1,503 @@
+// Package mycloud is a simulated private cloud: an HTTP/JSON API over five
+// resource kinds (VPCs, subnets, MySQL and Redis instances, buckets) kept in
+// an embedded bbolt store, with the behaviour a Terraform provider must cope
+// with (asynchronous creation, conflicts, validation errors naming the field,
+// signed requests) and an admin API for tests: seeding pre-existing resources,
+// out-of-band edits, fault injection, the request log and reset.
+package mycloud
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vela-infra/vela-infra/internal/mycloud/auth"
+)
+
+// maxBody caps request bodies.
+const maxBody = 1 << 20
+
+// Config configures a Server.
+type Config struct {
+	// Credentials maps access key ids to secret keys.
+	Credentials map[string]string
+	// AdminToken guards /admin/v1; empty disables the admin API.
+	AdminToken string
+	// CreateDelay is how long a new resource stays "creating".
+	CreateDelay time.Duration
+	// Logger receives one structured line per request; never a secret.
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Server serves the mycloud API.
+type Server struct {
+	cfg   Config
+	store *Store
+	mux   *http.ServeMux
+
+	mu      sync.Mutex
+	faults  []*Fault
+	nextID  int
+	reqLog  []RequestLogEntry
+	logSize int
+}
+
+// APIError is an error response; Field names the offending input when there
+// is one.
+type APIError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+func (e *APIError) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("%s: %s", e.Field, e.Message)
+	}
+	return e.Message
+}
+
+func fieldError(name, format string, args ...any) *APIError {
+	return &APIError{Status: http.StatusBadRequest, Code: "InvalidParameter", Field: name, Message: name + " " + fmt.Sprintf(format, args...)}
+}
+
+// RequestLogEntry is one API call as the request log keeps it.
+type RequestLogEntry struct {
+	Time       time.Time `json:"time"`
+	Method     string    `json:"method"`
+	Path       string    `json:"path"`
+	Query      string    `json:"query,omitempty"`
+	Status     int       `json:"status"`
+	AccessKey  string    `json:"access_key,omitempty"`
+	DurationMS int64     `json:"duration_ms"`
+	Fault      string    `json:"fault,omitempty"`
+}
+
+// NewServer returns a server over store.
+func NewServer(store *Store, cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{cfg: cfg, store: store, mux: http.NewServeMux(), logSize: 10000}
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.Handle("/v1/", s.api(http.HandlerFunc(s.serveV1)))
+	s.mux.Handle("/admin/v1/", s.admin(http.HandlerFunc(s.serveAdmin)))
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// statusRecorder remembers the status code written.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+type ctxKey int
+
+const accessKeyCtx ctxKey = 0
+
+// api wraps /v1 handlers with fault injection, authentication, the request
+// log and the access log.
+func (s *Server) api(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := s.cfg.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		entry := RequestLogEntry{Time: start.UTC(), Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery}
+		defer func() {
+			entry.Status = rec.status
+			entry.DurationMS = time.Since(start).Milliseconds()
+			s.record(entry)
+			s.cfg.Logger.Info("request", "method", entry.Method, "path", entry.Path, "status", entry.Status,
+				"access_key", entry.AccessKey, "duration_ms", entry.DurationMS, "fault", entry.Fault)
+		}()
+
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		if err != nil || len(body) > maxBody {
+			writeError(rec, &APIError{Status: http.StatusRequestEntityTooLarge, Code: "BodyTooLarge", Message: "request body is larger than 1 MiB or unreadable"})
+			return
+		}
+		id, err := auth.Verify(r, body, func(k string) (string, bool) {
+			secret, ok := s.cfg.Credentials[k]
+			return secret, ok
+		}, s.cfg.Now())
+		entry.AccessKey = id
+		if err != nil {
+			writeError(rec, &APIError{Status: http.StatusUnauthorized, Code: "Unauthorized", Message: err.Error()})
+			return
+		}
+		if f := s.matchFault(r); f != nil {
+			entry.Fault = f.ID
+			if f.LatencyMS > 0 {
+				select {
+				case <-time.After(time.Duration(f.LatencyMS) * time.Millisecond):
+				case <-r.Context().Done():
+					return
+				}
+			}
+			if f.Status != 0 {
+				if f.RetryAfterSeconds > 0 {
+					rec.Header().Set("Retry-After", fmt.Sprint(f.RetryAfterSeconds))
+				}
+				writeError(rec, &APIError{Status: f.Status, Code: "InjectedFault", Message: fmt.Sprintf("fault %s injected by the admin API", f.ID)})
+				return
+			}
+		}
+		r.Body = io.NopCloser(strings.NewReader(string(body)))
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// admin wraps /admin/v1 handlers with the admin token check.
+func (s *Server) admin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.AdminToken == "" {
+			writeError(w, &APIError{Status: http.StatusNotFound, Code: "AdminDisabled", Message: "the admin API is disabled: start mycloud with an admin token"})
+			return
+		}
+		if r.Header.Get("Authorization") != "Bearer "+s.cfg.AdminToken {
+			writeError(w, &APIError{Status: http.StatusUnauthorized, Code: "Unauthorized", Message: "admin API needs 'Authorization: Bearer <admin token>'"})
+			return
+		}
+		s.cfg.Logger.Info("admin request", "method", r.Method, "path", r.URL.Path)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) record(e RequestLogEntry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reqLog = append(s.reqLog, e)
+	if len(s.reqLog) > s.logSize {
+		s.reqLog = s.reqLog[len(s.reqLog)-s.logSize:]
+	}
+}
+
+func (s *Server) serveV1(w http.ResponseWriter, r *http.Request) {
+	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/v1/"), "/"), "/")
+	k, ok := kinds[parts[0]]
+	if !ok || len(parts) > 2 {
+		writeError(w, &APIError{Status: http.StatusNotFound, Code: "NotFound", Message: fmt.Sprintf("no such API path %s; kinds are %s", r.URL.Path, strings.Join(Kinds, ", "))})
+		return
+	}
+	var (
+		status = http.StatusOK
+		out    any
+		err    error
+	)
+	body, _ := io.ReadAll(r.Body)
+	switch {
+	case len(parts) == 1 && r.Method == http.MethodGet:
+		out, err = s.list(k, r)
+	case len(parts) == 1 && r.Method == http.MethodPost:
+		out, err = s.create(k, body)
+		status = http.StatusCreated
+	case len(parts) == 2 && r.Method == http.MethodGet:
+		out, err = s.get(k, parts[1])
+	case len(parts) == 2 && r.Method == http.MethodPatch:
+		out, err = s.update(k, parts[1], body)
+	case len(parts) == 2 && r.Method == http.MethodDelete:
+		err = s.delete(k, parts[1])
+		status = http.StatusNoContent
+	default:
+		err = &APIError{Status: http.StatusMethodNotAllowed, Code: "MethodNotAllowed", Message: r.Method + " is not allowed on " + r.URL.Path}
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if status == http.StatusNoContent {
+		w.WriteHeader(status)
+		return
+	}
+	writeJSON(w, status, out)
+}
+
+func (s *Server) list(k *kind, r *http.Request) (any, error) {
+	q := r.URL.Query()
+	for param := range q {
+		if strings.HasPrefix(param, "tag.") {
+			continue
+		}
+		if f, ok := k.fieldOf(param); !ok || f.typ != typeString || f.writeOnly {
+			return nil, &APIError{Status: http.StatusBadRequest, Code: "InvalidParameter", Field: param, Message: fmt.Sprintf("query parameter %s is not a filter of %s: use a string field or tag.<key>", param, k.name)}
+		}
+	}
+	var items []map[string]any
+	now := s.cfg.Now()
+	err := s.store.View(func(tx *Tx) error {
+		recs, err := tx.List(k.name)
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			if matches(rec, q) {
+				items = append(items, rec.View(now))
+			}
+		}
+		return nil
+	})
+	if items == nil {
+		items = []map[string]any{}
+	}
+	return map[string]any{"items": items}, err
+}
+
+func matches(rec *Record, q map[string][]string) bool {
+	for param, values := range q {
+		for _, want := range values {
+			if key, ok := strings.CutPrefix(param, "tag."); ok {
+				tags, _ := rec.Attrs["tags"].(map[string]string)
+				if got, ok := tags[key]; !ok || got != want {
+					return false
+				}
+			} else if rec.Attrs[param] != want {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (s *Server) get(k *kind, id string) (any, error) {
+	var rec *Record
+	err := s.store.View(func(tx *Tx) (err error) {
+		rec, err = tx.Get(k.name, id)
+		return err
+	})
+	if errors.Is(err, errNotFound) {
+		return nil, notFound(k, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return rec.View(s.cfg.Now()), nil
+}
+
+func notFound(k *kind, id string) *APIError {
+	return &APIError{Status: http.StatusNotFound, Code: "NotFound", Message: fmt.Sprintf("%s %s does not exist", k.name, id)}
+}
+
+func (s *Server) create(k *kind, body []byte) (any, error) {
+	attrs, err := k.decodeAttrs(body)
+	if err != nil {
+		return nil, err
+	}
+	if err := k.validate(attrs, true); err != nil {
+		return nil, err
+	}
+	now := s.cfg.Now()
+	rec := &Record{Kind: k.name, Attrs: attrs, CreatedAt: now, UpdatedAt: now, ReadyAt: now.Add(s.cfg.CreateDelay)}
+	err = s.store.Update(func(tx *Tx) error {
+		if err := s.checkRelations(tx, k, rec); err != nil {
+			return err
+		}
+		id, err := newID(tx, k)
+		if err != nil {
+			return err
+		}
+		rec.ID = id
+		moveSecrets(k, rec)
+		if k.computed != nil {
+			k.computed(rec)
+		}
+		return tx.Put(rec)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rec.View(now), nil
+}
+
+// moveSecrets replaces write-only attributes by their hashes in rec.Secrets.
+func moveSecrets(k *kind, rec *Record) {
+	for _, f := range k.fields {
+		if v, ok := rec.Attrs[f.name]; ok && f.writeOnly {
+			if rec.Secrets == nil {
+				rec.Secrets = map[string]string{}
+			}
+			rec.Secrets[f.name] = hashSecret(v.(string))
+			delete(rec.Attrs, f.name)
+		}
+	}
+}
+
+func newID(tx *Tx, k *kind) (string, error) {
+	for range 10 {
+		b := make([]byte, 4)
+		if _, err := rand.Read(b); err != nil {
+			return "", err
+		}
+		id := k.idPrefix + hex.EncodeToString(b)
+		if _, err := tx.Get(k.name, id); errors.Is(err, errNotFound) {
+			return id, nil
+		}
+	}
+	return "", errors.New("could not allocate a unique id")
+}
+
+// checkRelations enforces what spans records: the parent exists, a subnet's
+// CIDR lies inside its VPC's and overlaps no sibling, bucket names are unique.
+func (s *Server) checkRelations(tx *Tx, k *kind, rec *Record) error {
+	if k.parentField != "" {
+		parentID, _ := rec.Attrs[k.parentField].(string)
+		parent, err := tx.Get(k.parentKind, parentID)
+		if errors.Is(err, errNotFound) {
+			return fieldError(k.parentField, "refers to %s %q, which does not exist", k.parentKind, parentID)
+		}
+		if err != nil {
+			return err
+		}
+		if k.name == KindSubnet {
+			if err := checkSubnetInVPC(tx, rec, parent); err != nil {
+				return err
+			}
+		}
+	}
+	if k.uniqueName {
+		others, err := tx.List(k.name)
+		if err != nil {
+			return err
+		}
+		for _, o := range others {
+			if o.ID != rec.ID && o.Attrs["name"] == rec.Attrs["name"] {
+				return &APIError{Status: http.StatusConflict, Code: "NameTaken", Field: "name", Message: fmt.Sprintf("name %q is already used by %s %s; bucket names are unique in the cloud", rec.Attrs["name"], k.name, o.ID)}
+			}
+		}
+	}
+	return nil
+}
+
+func checkSubnetInVPC(tx *Tx, subnet, vpc *Record) error {
+	cidr := netip.MustParsePrefix(subnet.Attrs["cidr"].(string))
+	vpcCIDR := netip.MustParsePrefix(vpc.Attrs["cidr"].(string))
+	if !vpcCIDR.Contains(cidr.Addr()) || cidr.Bits() < vpcCIDR.Bits() {
+		return fieldError("cidr", "%s is not inside the CIDR %s of %s", cidr, vpcCIDR, vpc.ID)
+	}
+	siblings, err := tx.List(KindSubnet)
+	if err != nil {
+		return err
+	}
+	for _, o := range siblings {
+		if o.ID == subnet.ID || o.Attrs["vpc_id"] != vpc.ID {
+			continue
+		}
+		if other := netip.MustParsePrefix(o.Attrs["cidr"].(string)); other.Overlaps(cidr) {
+			return &APIError{Status: http.StatusConflict, Code: "CIDROverlap", Field: "cidr", Message: fmt.Sprintf("cidr %s overlaps %s of subnet %s", cidr, other, o.ID)}
+		}
+	}
+	return nil
+}
+
+func (s *Server) update(k *kind, id string, body []byte) (any, error) {
+	attrs, err := k.decodeAttrs(body)
+	if err != nil {
+		return nil, err
+	}
+	if err := k.validate(attrs, false); err != nil {
+		return nil, err
+	}
+	now := s.cfg.Now()
+	var rec *Record
+	err = s.store.Update(func(tx *Tx) error {
+		rec, err = tx.Get(k.name, id)
+		if errors.Is(err, errNotFound) {
+			return notFound(k, id)
+		}
+		if err != nil {
+			return err
+		}
+		if rec.Status(now) != StatusAvailable {
+			return &APIError{Status: http.StatusConflict, Code: "NotReady", Message: fmt.Sprintf("%s %s is still %s; retry when it is available", k.name, id, rec.Status(now))}
+		}
+		for name, v := range attrs {
+			f, _ := k.fieldOf(name)
+			if f.immutable && !sameValue(rec.Attrs[name], v) {
+				return fieldError(name, "cannot be changed after creation (it is %v); create a new resource instead", rec.Attrs[name])
+			}
+		}
+		for name, v := range attrs {
+			rec.Attrs[name] = v
+		}
+		moveSecrets(k, rec)
+		rec.UpdatedAt = now
+		if k.uniqueName {
+			if err := s.checkRelations(tx, k, rec); err != nil {
+				return err
+			}
+		}
+		return tx.Put(rec)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rec.View(now), nil
+}
+
+func sameValue(a, b any) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
+}
+
+// dependents lists, for each kind, the kinds whose records refer to it.
+var dependents = map[string][]string{KindVPC: {KindSubnet}, KindSubnet: {KindMySQL, KindRedis}}
+
+func (s *Server) delete(k *kind, id string) error {
+	return s.store.Update(func(tx *Tx) error {
+		if _, err := tx.Get(k.name, id); errors.Is(err, errNotFound) {
+			return notFound(k, id)
+		} else if err != nil {
+			return err
+		}
+		for _, depKind := range dependents[k.name] {
+			deps, err := tx.List(depKind)
+			if err != nil {
+				return err
+			}
+			for _, d := range deps {
+				if d.Attrs[kinds[depKind].parentField] == id {
+					return &APIError{Status: http.StatusConflict, Code: "DependencyViolation", Message: fmt.Sprintf("%s %s still has %s %s; delete it first", k.name, id, depKind, d.ID)}
+				}
+			}
+		}
+		return tx.Delete(k.name, id)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) {
+		apiErr = &APIError{Status: http.StatusInternalServerError, Code: "InternalError", Message: err.Error()}
+	}
+	writeJSON(w, apiErr.Status, map[string]any{"error": apiErr})
+}

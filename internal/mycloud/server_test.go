@@ -1,0 +1,413 @@
+package mycloud_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vela-infra/vela-infra/internal/mycloud"
+	"github.com/vela-infra/vela-infra/internal/mycloud/client"
+)
+
+const (
+	testKey    = "AKTEST"
+	testSecret = "sentinel-secret-key-4f1c"
+	testAdmin  = "sentinel-admin-token-9b2e"
+	testPass   = "Sentinel-Passw0rd-77aa"
+)
+
+type env struct {
+	url   string
+	cli   *client.Client
+	srv   *mycloud.Server
+	store *mycloud.Store
+	logs  *bytes.Buffer
+}
+
+func newEnv(t *testing.T, delay time.Duration) *env {
+	t.Helper()
+	store, err := mycloud.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &bytes.Buffer{}
+	srv := mycloud.NewServer(store, mycloud.Config{
+		Credentials: map[string]string{testKey: testSecret},
+		AdminToken:  testAdmin,
+		CreateDelay: delay,
+		Logger:      slog.New(slog.NewJSONHandler(logs, nil)),
+	})
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() { hs.Close(); store.Close() })
+	cli := client.New(hs.URL, testKey, testSecret)
+	cli.MinBackoff = 10 * time.Millisecond
+	cli.MaxBackoff = 50 * time.Millisecond
+	return &env{url: hs.URL, cli: cli, srv: srv, store: store, logs: logs}
+}
+
+func (e *env) admin(t *testing.T, method, path string, body any) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		data, _ := json.Marshal(body)
+		rd = bytes.NewReader(data)
+	}
+	req, _ := http.NewRequest(method, e.url+path, rd)
+	req.Header.Set("Authorization", "Bearer "+testAdmin)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]any{}
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func mustCreate(t *testing.T, e *env, kind string, attrs map[string]any) client.Object {
+	t.Helper()
+	obj, err := e.cli.Create(context.Background(), kind, attrs)
+	if err != nil {
+		t.Fatalf("create %s: %v", kind, err)
+	}
+	return obj
+}
+
+// apiErr asserts err is an API error with the status and field.
+func apiErr(t *testing.T, err error, status int, field string) {
+	t.Helper()
+	var e *client.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("want API error %d on %q, got %v", status, field, err)
+	}
+	if e.Status != status || e.Field != field {
+		t.Fatalf("want HTTP %d naming field %q, got HTTP %d field %q: %s", status, field, e.Status, e.Field, e.Message)
+	}
+	if field != "" && !strings.Contains(e.Message, field) {
+		t.Fatalf("message %q does not name the field %q", e.Message, field)
+	}
+}
+
+func TestCRUDEveryKind(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	vpc := mustCreate(t, e, mycloud.KindVPC, map[string]any{"name": "main", "cidr": "10.0.0.0/16", "tags": map[string]string{"team": "a"}})
+	subnet := mustCreate(t, e, mycloud.KindSubnet, map[string]any{"name": "app", "vpc_id": vpc.String("id"), "cidr": "10.0.1.0/24"})
+	cases := []struct {
+		kind     string
+		create   map[string]any
+		update   map[string]any
+		defaults map[string]any
+	}{
+		{mycloud.KindVPC, map[string]any{"name": "other", "cidr": "10.1.0.0/16"}, map[string]any{"name": "renamed"}, map[string]any{"cidr": "10.1.0.0/16"}},
+		{mycloud.KindSubnet, map[string]any{"name": "db", "vpc_id": vpc.String("id"), "cidr": "10.0.2.0/24"}, map[string]any{"tags": map[string]string{"x": "y"}}, map[string]any{"zone": "zone-a"}},
+		{mycloud.KindMySQL, map[string]any{"name": "orders", "subnet_id": subnet.String("id"), "admin_password": testPass}, map[string]any{"storage_gib": 40}, map[string]any{"engine_version": "8.0", "instance_class": "db.small", "storage_gib": float64(20), "port": float64(3306)}},
+		{mycloud.KindRedis, map[string]any{"name": "cache", "subnet_id": subnet.String("id"), "password": testPass}, map[string]any{"memory_mib": 2048}, map[string]any{"version": "7.0", "memory_mib": float64(1024)}},
+		{mycloud.KindBucket, map[string]any{"name": "assets.example"}, map[string]any{"acl": "public-read", "versioning": true}, map[string]any{"acl": "private", "versioning": false}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.kind, func(t *testing.T) {
+			obj := mustCreate(t, e, tc.kind, tc.create)
+			id := obj.String("id")
+			if !strings.HasPrefix(id, strings.TrimSuffix(strings.SplitN(tc.kind, "-", 2)[0], "s")) {
+				t.Errorf("id %q has no prefix of kind %s", id, tc.kind)
+			}
+			for k, want := range tc.defaults {
+				if obj[k] != want {
+					t.Errorf("%s = %v, want server default %v", k, obj[k], want)
+				}
+			}
+			for _, secret := range []string{"admin_password", "password"} {
+				if _, ok := obj[secret]; ok {
+					t.Errorf("write-only %s returned", secret)
+				}
+			}
+			updated, err := e.cli.Update(ctx, tc.kind, id, tc.update)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range tc.update {
+				got, _ := json.Marshal(updated[k])
+				want, _ := json.Marshal(v)
+				if string(got) != string(want) {
+					t.Errorf("after update %s = %s, want %s", k, got, want)
+				}
+			}
+			listed, err := e.cli.List(ctx, tc.kind, url.Values{"name": {updated.String("name")}})
+			if err != nil || len(listed) != 1 || listed[0].String("id") != id {
+				t.Fatalf("list by name: %v %v", listed, err)
+			}
+			if err := e.cli.Delete(ctx, tc.kind, id); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.cli.Get(ctx, tc.kind, id); !client.IsNotFound(err) {
+				t.Fatalf("get after delete: want 404, got %v", err)
+			}
+		})
+	}
+	if strings.Contains(e.logs.String(), testSecret) || strings.Contains(e.logs.String(), testPass) {
+		t.Fatal("a secret reached the log")
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	vpc := mustCreate(t, e, mycloud.KindVPC, map[string]any{"name": "main", "cidr": "10.0.0.0/16"})
+	subnet := mustCreate(t, e, mycloud.KindSubnet, map[string]any{"name": "app", "vpc_id": vpc.String("id"), "cidr": "10.0.1.0/24"})
+	mustCreate(t, e, mycloud.KindBucket, map[string]any{"name": "taken"})
+	mysql := func(extra map[string]any) map[string]any {
+		m := map[string]any{"name": "db", "subnet_id": subnet.String("id"), "admin_password": testPass}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	cases := map[string]struct {
+		kind   string
+		attrs  map[string]any
+		status int
+		field  string
+	}{
+		"unknown field":          {mycloud.KindVPC, map[string]any{"name": "x1", "cidr": "10.2.0.0/16", "colour": "red"}, 400, "colour"},
+		"wrong type":             {mycloud.KindVPC, map[string]any{"name": 7, "cidr": "10.2.0.0/16"}, 400, "name"},
+		"missing required":       {mycloud.KindVPC, map[string]any{"name": "x1"}, 400, "cidr"},
+		"bad name":               {mycloud.KindVPC, map[string]any{"name": "Bad_Name", "cidr": "10.2.0.0/16"}, 400, "name"},
+		"cidr not a cidr":        {mycloud.KindVPC, map[string]any{"name": "x1", "cidr": "10.2.0.0"}, 400, "cidr"},
+		"cidr host bits":         {mycloud.KindVPC, map[string]any{"name": "x1", "cidr": "10.2.0.1/16"}, 400, "cidr"},
+		"cidr public":            {mycloud.KindVPC, map[string]any{"name": "x1", "cidr": "8.8.0.0/16"}, 400, "cidr"},
+		"subnet outside vpc":     {mycloud.KindSubnet, map[string]any{"name": "sn", "vpc_id": vpc.String("id"), "cidr": "10.9.0.0/24"}, 400, "cidr"},
+		"subnet overlap":         {mycloud.KindSubnet, map[string]any{"name": "sn", "vpc_id": vpc.String("id"), "cidr": "10.0.1.128/25"}, 409, "cidr"},
+		"unknown parent":         {mycloud.KindSubnet, map[string]any{"name": "sn", "vpc_id": "vpc-nope", "cidr": "10.0.3.0/24"}, 400, "vpc_id"},
+		"bad zone":               {mycloud.KindSubnet, map[string]any{"name": "sn", "vpc_id": vpc.String("id"), "cidr": "10.0.3.0/24", "zone": "mars"}, 400, "zone"},
+		"storage too small":      {mycloud.KindMySQL, mysql(map[string]any{"storage_gib": 5}), 400, "storage_gib"},
+		"storage not integer":    {mycloud.KindMySQL, mysql(map[string]any{"storage_gib": 20.5}), 400, "storage_gib"},
+		"engine not in enum":     {mycloud.KindMySQL, mysql(map[string]any{"engine_version": "9.9"}), 400, "engine_version"},
+		"weak password":          {mycloud.KindMySQL, mysql(map[string]any{"admin_password": "short"}), 400, "admin_password"},
+		"redis memory step":      {mycloud.KindRedis, map[string]any{"name": "cache", "subnet_id": subnet.String("id"), "password": testPass, "memory_mib": 300}, 400, "memory_mib"},
+		"bucket name taken":      {mycloud.KindBucket, map[string]any{"name": "taken"}, 409, "name"},
+		"bucket bad name":        {mycloud.KindBucket, map[string]any{"name": "-x"}, 400, "name"},
+		"bucket acl not in enum": {mycloud.KindBucket, map[string]any{"name": "fine", "acl": "world"}, 400, "acl"},
+		"too many tags": {mycloud.KindBucket, map[string]any{"name": "fine", "tags": func() map[string]string {
+			m := map[string]string{}
+			for i := range 51 {
+				m[string(rune('a'+i%26))+strings.Repeat("x", i)] = "v"
+			}
+			return m
+		}()}, 400, "tags"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := e.cli.Create(ctx, tc.kind, tc.attrs)
+			apiErr(t, err, tc.status, tc.field)
+		})
+	}
+	t.Run("immutable update", func(t *testing.T) {
+		_, err := e.cli.Update(ctx, mycloud.KindVPC, vpc.String("id"), map[string]any{"cidr": "10.5.0.0/16"})
+		apiErr(t, err, 400, "cidr")
+	})
+	t.Run("delete vpc with subnets", func(t *testing.T) {
+		err := e.cli.Delete(ctx, mycloud.KindVPC, vpc.String("id"))
+		apiErr(t, err, 409, "")
+	})
+	t.Run("bad list filter", func(t *testing.T) {
+		_, err := e.cli.List(ctx, mycloud.KindVPC, url.Values{"colour": {"red"}})
+		apiErr(t, err, 400, "colour")
+	})
+	t.Run("malformed json", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodPost, e.url+"/v1/vpcs", strings.NewReader("{"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 401 {
+			t.Fatalf("unsigned request: want 401, got %d", resp.StatusCode)
+		}
+	})
+}
+
+func TestAuth(t *testing.T) {
+	e := newEnv(t, 0)
+	for name, cli := range map[string]*client.Client{
+		"wrong secret": client.New(e.url, testKey, "not-the-secret"),
+		"unknown key":  client.New(e.url, "AKNOPE", testSecret),
+		"no key":       client.New(e.url, "", ""),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := cli.List(context.Background(), mycloud.KindVPC, nil)
+			apiErr(t, err, 401, "")
+		})
+	}
+	code, _ := e.admin(t, http.MethodGet, "/admin/v1/requests", nil)
+	if code != 200 {
+		t.Fatalf("admin with token: %d", code)
+	}
+	req, _ := http.NewRequest(http.MethodGet, e.url+"/admin/v1/requests", nil)
+	req.Header.Set("Authorization", "Bearer "+testSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("admin API with an API secret: want 401, got %d", resp.StatusCode)
+	}
+	if strings.Contains(e.logs.String(), testSecret) || strings.Contains(e.logs.String(), "not-the-secret") {
+		t.Fatal("a secret reached the log")
+	}
+}
+
+func TestAsyncCreation(t *testing.T) {
+	e := newEnv(t, 300*time.Millisecond)
+	ctx := context.Background()
+	vpc := mustCreate(t, e, mycloud.KindVPC, map[string]any{"name": "slow", "cidr": "10.0.0.0/16"})
+	if got := vpc.String("status"); got != mycloud.StatusCreating {
+		t.Fatalf("new resource status %q, want creating", got)
+	}
+	if _, err := e.cli.Update(ctx, mycloud.KindVPC, vpc.String("id"), map[string]any{"name": "x2"}); err == nil {
+		t.Fatal("update of a creating resource succeeded; want 409")
+	}
+	obj, err := e.cli.WaitAvailable(ctx, mycloud.KindVPC, vpc.String("id"))
+	if err != nil || obj.String("status") != mycloud.StatusAvailable {
+		t.Fatalf("wait: %v %v", obj, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	vpc2 := mustCreate(t, e, mycloud.KindVPC, map[string]any{"name": "slower", "cidr": "10.1.0.0/16"})
+	e.srv.Reset()
+	start := time.Now()
+	_, err = e.cli.WaitAvailable(ctx, mycloud.KindVPC, vpc2.String("id"))
+	if err == nil || time.Since(start) > time.Second {
+		t.Fatalf("wait after cancel: err %v after %s", err, time.Since(start))
+	}
+}
+
+func TestPersistenceAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	store, err := mycloud.OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := mycloud.NewServer(store, mycloud.Config{Credentials: map[string]string{testKey: testSecret}})
+	hs := httptest.NewServer(srv)
+	cli := client.New(hs.URL, testKey, testSecret)
+	vpc, err := cli.Create(context.Background(), mycloud.KindVPC, map[string]any{"name": "kept", "cidr": "10.0.0.0/16", "tags": map[string]string{"a": "b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs.Close()
+	store.Close()
+
+	store, err = mycloud.OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	hs = httptest.NewServer(mycloud.NewServer(store, mycloud.Config{Credentials: map[string]string{testKey: testSecret}}))
+	defer hs.Close()
+	got, err := client.New(hs.URL, testKey, testSecret).Get(context.Background(), mycloud.KindVPC, vpc.String("id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.String("cidr") != "10.0.0.0/16" || got.Tags()["a"] != "b" {
+		t.Fatalf("after restart: %v", got)
+	}
+}
+
+func TestFaultInjection(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	code, f := e.admin(t, http.MethodPost, "/admin/v1/faults", map[string]any{"method": "POST", "path": "/v1/vpcs", "status": 429, "retry_after_seconds": 1, "count": 2})
+	if code != 201 {
+		t.Fatalf("add fault: %d %v", code, f)
+	}
+	e.cli.MaxBackoff = 2 * time.Second
+	start := time.Now()
+	if _, err := e.cli.Create(ctx, mycloud.KindVPC, map[string]any{"name": "retried", "cidr": "10.0.0.0/16"}); err != nil {
+		t.Fatalf("create through two 429s: %v", err)
+	}
+	if d := time.Since(start); d < 2*time.Second {
+		t.Fatalf("client did not honour Retry-After: done in %s", d)
+	}
+	_, log := e.admin(t, http.MethodGet, "/admin/v1/requests", nil)
+	var statuses []float64
+	for _, item := range log["items"].([]any) {
+		statuses = append(statuses, item.(map[string]any)["status"].(float64))
+	}
+	if len(statuses) != 3 || statuses[0] != 429 || statuses[1] != 429 || statuses[2] != 201 {
+		t.Fatalf("request log statuses %v, want [429 429 201]", statuses)
+	}
+
+	e.admin(t, http.MethodPost, "/admin/v1/faults", map[string]any{"path": "/v1/buckets", "status": 503})
+	_, err := e.cli.List(ctx, mycloud.KindBucket, nil)
+	var apiE *client.Error
+	if !errors.As(err, &apiE) || apiE.Status != 503 || !strings.Contains(err.Error(), "giving up after") {
+		t.Fatalf("persistent 503: want give-up error, got %v", err)
+	}
+	e.admin(t, http.MethodDelete, "/admin/v1/faults", nil)
+	e.admin(t, http.MethodPost, "/admin/v1/faults", map[string]any{"path": "/v1/buckets", "latency_ms": 200, "count": 1})
+	start = time.Now()
+	if _, err := e.cli.List(ctx, mycloud.KindBucket, nil); err != nil || time.Since(start) < 200*time.Millisecond {
+		t.Fatalf("latency fault: %v after %s", err, time.Since(start))
+	}
+
+	for name, bad := range map[string]map[string]any{
+		"path":   {"path": "/elsewhere", "status": 500},
+		"status": {"path": "/v1/vpcs", "status": 404},
+		"rate":   {"path": "/v1/vpcs", "status": 500, "rate": 2},
+		"effect": {"path": "/v1/vpcs"},
+	} {
+		code, body := e.admin(t, http.MethodPost, "/admin/v1/faults", bad)
+		if code != 400 || !strings.Contains(body["error"].(map[string]any)["message"].(string), name) {
+			t.Errorf("bad fault %s: %d %v", name, code, body)
+		}
+	}
+}
+
+func TestSeedAndOutOfBandEdit(t *testing.T) {
+	e := newEnv(t, time.Hour)
+	ctx := context.Background()
+	code, out := e.admin(t, http.MethodPost, "/admin/v1/seed", map[string]any{
+		"vpcs":    []map[string]any{{"id": "vpc-legacy01", "name": "legacy", "cidr": "10.10.0.0/16"}},
+		"subnets": []map[string]any{{"name": "legacy-a", "vpc_id": "vpc-legacy01", "cidr": "10.10.1.0/24"}},
+	})
+	if code != 201 {
+		t.Fatalf("seed: %d %v", code, out)
+	}
+	vpc, err := e.cli.Get(ctx, mycloud.KindVPC, "vpc-legacy01")
+	if err != nil || vpc.String("status") != mycloud.StatusAvailable {
+		t.Fatalf("seeded vpc is not available at once: %v %v", vpc, err)
+	}
+	code, out = e.admin(t, http.MethodPost, "/admin/v1/seed", map[string]any{"vpcs": []map[string]any{{"id": "vpc-legacy01", "name": "dup", "cidr": "10.11.0.0/16"}}})
+	if code != 409 {
+		t.Fatalf("seed of an existing id: want 409, got %d %v", code, out)
+	}
+	code, out = e.admin(t, http.MethodPatch, "/admin/v1/resources/vpcs/vpc-legacy01", map[string]any{"tags": map[string]string{"owner": "console"}, "cidr": "10.10.0.0/17"})
+	if code != 200 {
+		t.Fatalf("out-of-band edit: %d %v", code, out)
+	}
+	vpc, _ = e.cli.Get(ctx, mycloud.KindVPC, "vpc-legacy01")
+	if vpc.Tags()["owner"] != "console" || vpc.String("cidr") != "10.10.0.0/17" {
+		t.Fatalf("edit not visible through the API: %v", vpc)
+	}
+	code, _ = e.admin(t, http.MethodPatch, "/admin/v1/resources/vpcs/vpc-legacy01", map[string]any{"cidr": "nonsense"})
+	if code != 400 {
+		t.Fatalf("out-of-band edit with a bad value: want 400, got %d", code)
+	}
+	if code, _ := e.admin(t, http.MethodPost, "/admin/v1/reset", nil); code != 200 {
+		t.Fatal("reset failed")
+	}
+	if _, err := e.cli.Get(ctx, mycloud.KindVPC, "vpc-legacy01"); !client.IsNotFound(err) {
+		t.Fatalf("after reset: %v", err)
+	}
+}
