@@ -13,7 +13,7 @@ import (
 // part in a figure, so a figure can say where its time went: the bench
 // itself, the Terraform it ran (its reaped children), the step-runner and
 // the Terraform it ran, and the API server, etcd, vela-core and mycloud.
-func cpuTimes(mycloudPid int) map[string]float64 {
+func (b *bench) cpuTimes() map[string]float64 {
 	out := map[string]float64{}
 	add := func(name string, pid int, children bool) {
 		u, s, cu, cs, ok := procCPU(pid)
@@ -29,14 +29,14 @@ func cpuTimes(mycloudPid int) map[string]float64 {
 	self := os.Getpid()
 	add("bench client", self, false)
 	add("bare terraform", self, true)
-	if p := stack.Pid("step-runner"); p > 0 {
+	if p := b.stack.Pid("step-runner"); p > 0 {
 		add("step-runner", p, false)
 		add("step-runner's terraform", p, true)
 	}
-	if p := stack.Pid("vela-core"); p > 0 {
+	if p := b.stack.Pid("vela-core"); p > 0 {
 		add("vela-core", p, false)
 	}
-	add("mycloud", mycloudPid, false)
+	add("mycloud", b.mcPid, false)
 	for _, pid := range childrenOf(self) {
 		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 		switch c := strings.TrimSpace(string(comm)); c {

@@ -28,7 +28,7 @@ import (
 // state pulled from its backend into the ConfigMap); the cloud is the same
 // mycloud, reached at the host IP. It brings the cluster up for the figure
 // when none is running and takes it down again.
-func jobPodFigure(target string, ours time.Duration, cloudPort string) {
+func (b *bench) jobPodFigure(target string, ours time.Duration) {
 	const name = "drift check vs terraform-controller-style Job pod"
 	notMeasured := func(why string) {
 		fmt.Printf("%-58s %12s %12s %8s %10s %s\n", name, "-", sec(ours.Seconds()), "-", "<= 0.2", "NOT MEASURED: "+why)
@@ -38,37 +38,56 @@ func jobPodFigure(target string, ours time.Duration, cloudPort string) {
 		return
 	}
 	ctx := context.Background()
-	lc, err := localcluster.New(root, io.Discard)
+	lc, down, err := b.jobPodCluster(ctx)
 	if err != nil {
 		notMeasured(err.Error())
 		return
 	}
-	if !lc.Running() {
-		if err := lc.Up(ctx); err != nil {
-			notMeasured("make up failed: " + err.Error())
-			return
-		}
-		// Down right after the figure (a running cluster would load the
-		// figures after it), and on a fatal error or a signal.
-		var once sync.Once
-		down := func() { once.Do(func() { _ = lc.Down() }) }
-		atExit(down)
-		defer down()
+	defer down()
+	base, err := b.jobPodBaseline(ctx, lc, target)
+	if err != nil {
+		notMeasured(err.Error())
+		return
 	}
+	figure(name, base, ours, "<= 0.2", ours.Seconds()/base.Seconds() <= 0.2)
+}
+
+// jobPodCluster is the local cluster, brought up when none is running; down
+// takes down a cluster brought up here, and does nothing to one that was
+// already running.
+func (b *bench) jobPodCluster(ctx context.Context) (lc *localcluster.Cluster, down func(), err error) {
+	lc, err = localcluster.New(b.root, io.Discard)
+	if err != nil {
+		return nil, nil, err
+	}
+	if lc.Running() {
+		return lc, func() {}, nil
+	}
+	if err := lc.Up(ctx); err != nil {
+		return nil, nil, fmt.Errorf("make up failed: %w", err)
+	}
+	// Down right after the figure (a running cluster would load the
+	// figures after it), and on a fatal error or a signal.
+	var once sync.Once
+	down = func() { once.Do(func() { _ = lc.Down() }) }
+	b.exits.add(down)
+	return lc, down, nil
+}
+
+// jobPodBaseline is the median time of the Job pod on target, after one
+// unmeasured run.
+func (b *bench) jobPodBaseline(ctx context.Context, lc *localcluster.Cluster, target string) (time.Duration, error) {
 	cs, err := lc.Clientset()
 	if err != nil {
-		notMeasured(err.Error())
-		return
+		return 0, err
 	}
-	state, err := pullState(target)
+	state, err := b.pullState(target)
 	if err != nil {
-		notMeasured(err.Error())
-		return
+		return 0, err
 	}
-	tfVersion, err := os.ReadFile(filepath.Join(root, "bin", ".terraform.version"))
+	tfVersion, err := os.ReadFile(filepath.Join(b.root, "bin", ".terraform.version"))
 	if err != nil {
-		notMeasured(err.Error())
-		return
+		return 0, err
 	}
 	image := "vela-infra/terraform:" + strings.TrimPrefix(strings.TrimSpace(string(tfVersion)), "v")
 	endpoint := "http://" + lc.HostIP().String() + ":" + cloudPort
@@ -77,36 +96,32 @@ func jobPodFigure(target string, ours time.Duration, cloudPort string) {
 		Data: map[string]string{"main.tf": bucketsHCL(target, 1), "terraform.tfstate": state}}
 	_ = cs.CoreV1().ConfigMaps(ns).Delete(ctx, cm.Name, metav1.DeleteOptions{})
 	if _, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
-		notMeasured(err.Error())
-		return
+		return 0, err
 	}
 	// One unmeasured run first: the first pod on a fresh node also pays
 	// for unpacking the images, which terraform-controller pays once.
 	if _, err := runJobPod(ctx, cs, ns, "bench-warm", cm.Name, image, endpoint); err != nil {
-		notMeasured(err.Error())
-		return
+		return 0, err
 	}
 	var vals []float64
-	for i := 0; i < runs; i++ {
+	for i := 0; i < b.runs; i++ {
 		d, err := runJobPod(ctx, cs, ns, fmt.Sprintf("bench-%s-%d", target, i), cm.Name, image, endpoint)
 		if err != nil {
-			notMeasured(err.Error())
-			return
+			return 0, err
 		}
 		vals = append(vals, d.Seconds())
 	}
-	record("jobpod/"+target, vals)
-	base := time.Duration(med(vals) * float64(time.Second))
-	figure(name, base, ours, "<= 0.2", ours.Seconds()/base.Seconds() <= 0.2)
+	b.raw.record("jobpod/"+target, vals)
+	return time.Duration(med(vals) * float64(time.Second)), nil
 }
 
 // pullState reads the target's state from its backend, in the workspace the
 // step-runner initialised.
-func pullState(target string) (string, error) {
-	dir := filepath.Join(stack.Dir, "workspaces", "default", target)
-	cmd := exec.Command(bin("terraform"), "state", "pull")
+func (b *bench) pullState(target string) (string, error) {
+	dir := b.workspace(target)
+	cmd := exec.Command(b.bin("terraform"), "state", "pull")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+bin("terraformrc"), "CHECKPOINT_DISABLE=1")
+	cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+b.bin("terraformrc"), "CHECKPOINT_DISABLE=1")
 	out, err := cmd.Output()
 	if err != nil {
 		return "", fmt.Errorf("terraform state pull in %s: %w", dir, err)
