@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -44,93 +43,99 @@ func (r *ApprovalReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	obj := &v1alpha1.InfraApproval{}
 	return r.reconcileStep(ctx, req.NamespacedName, obj, step{
 		due: whenNotDone(obj),
-		run: func(ctx context.Context, res *Resolved, ws *terraform.Workspace) (ctrl.Result, error) {
-			return r.run(ctx, obj, res, ws)
-		},
+		run: func(ctx context.Context, p *pass) (outcome, error) { return r.run(ctx, obj, p) },
 	})
 }
 
-func (r *ApprovalReconciler) run(ctx context.Context, obj *v1alpha1.InfraApproval, res *Resolved, ws *terraform.Workspace) (ctrl.Result, error) {
-	name := fmt.Sprintf("InfraApproval %s/%s", obj.Namespace, obj.Name)
-	target := "Configuration " + obj.Namespace + "/" + res.Configuration.Name
-	hash := res.Hash()
+func (r *ApprovalReconciler) run(ctx context.Context, obj *v1alpha1.InfraApproval, p *pass) (outcome, error) {
+	hash := p.res.Hash()
 	approval := obj.Spec.Approval
 	if approval != nil && approval.Request != obj.Spec.Request {
 		approval = nil // given for an earlier request: not for this plan
 	}
 	if approval == nil || obj.Status.Plan == nil || obj.Status.TargetHash != hash {
-		if err := r.plan(ctx, obj, ws, hash); err != nil {
-			return r.fail(obj, "planning", err)
+		if err := r.plan(ctx, obj, p, hash); err != nil {
+			return p.fail("planning", err)
 		}
 	}
 	s := obj.Status.Plan
-	if s.Add+s.Change+s.Destroy+s.Import == 0 {
-		msg := fmt.Sprintf("%s: %s has no changes to approve", name, target)
-		setCond(obj, v1alpha1.ConditionApproved, metav1.ConditionTrue, v1alpha1.ReasonNoChanges, msg)
-		succeed(obj, v1alpha1.ReasonNoChanges, msg)
-		return ctrl.Result{}, nil
-	}
-	if approval == nil {
+	switch {
+	case s.Add+s.Change+s.Destroy+s.Import == 0:
+		msg := fmt.Sprintf("%s: %s has no changes to approve", p.name(), targetOf(obj, p))
+		return succeeded(v1alpha1.ReasonNoChanges, msg,
+			condition(v1alpha1.ConditionApproved, metav1.ConditionTrue, v1alpha1.ReasonNoChanges, msg)), nil
+	case approval == nil:
 		msg := fmt.Sprintf("%s: the change to %s awaits approval (plan %s): resume the workflow to apply exactly this plan, or terminate it to reject. %s",
-			name, target, s.ID, s.Diff)
-		setCond(obj, v1alpha1.ConditionApproved, metav1.ConditionFalse, v1alpha1.ReasonAwaitingApproval, msg)
-		wait(obj, v1alpha1.ReasonAwaitingApproval, msg)
-		return ctrl.Result{}, nil
+			p.name(), targetOf(obj, p), s.ID, s.Diff)
+		return notReady(v1alpha1.ReasonAwaitingApproval, msg,
+			condition(v1alpha1.ConditionApproved, metav1.ConditionFalse, v1alpha1.ReasonAwaitingApproval, msg)), nil
+	case approval.PlanID != s.ID:
+		return planChanged(obj, p, approval.PlanID), nil
 	}
-	if approval.PlanID != s.ID {
-		return r.planChanged(obj, name, target, approval.PlanID), nil
-	}
+	return r.apply(ctx, obj, p, approval)
+}
 
+// apply applies the approved plan, after checking it still holds.
+func (r *ApprovalReconciler) apply(ctx context.Context, obj *v1alpha1.InfraApproval, p *pass, approval *v1alpha1.Approval) (outcome, error) {
 	// Re-plan: a change in the cloud or the spec since the plan was shown
 	// voids the approval, even where Terraform would accept the saved plan.
-	fresh, err := ws.Plan(ctx, terraform.PlanOptions{Out: "recheck.tfplan"})
+	fresh, err := p.ws.Plan(ctx, terraform.PlanOptions{Out: "recheck.tfplan"})
 	if err != nil {
-		return r.fail(obj, "re-checking the approved plan", err)
+		return p.fail("re-checking the approved plan", err)
 	}
-	if freshSummary := plan.Summarize(fresh.Plan); freshSummary.ID != approval.PlanID {
-		obj.Status.Plan = freshSummary
-		if err := r.storePlan(ctx, obj, fresh.File, freshSummary.ID); err != nil {
-			return ctrl.Result{}, err
+	if s := plan.Summarize(fresh.Plan); s.ID != approval.PlanID {
+		obj.Status.Plan = s
+		if err := r.storePlan(ctx, obj, fresh.File, s.ID); err != nil {
+			return outcome{}, err
 		}
-		return r.planChanged(obj, name, target, approval.PlanID), nil
+		return planChanged(obj, p, approval.PlanID), nil
 	}
-
-	file, err := r.loadPlan(ctx, obj, ws.Dir)
+	file, err := r.loadPlan(ctx, obj, p.ws.Dir())
 	if err != nil {
-		return ctrl.Result{}, err
+		return outcome{}, err
 	}
-	if err := ws.Apply(ctx, file); err != nil {
-		if strings.Contains(ws.Output(), "Saved plan is stale") {
-			obj.Status.TargetHash = "" // plan again on the next pass
-			return r.planChanged(obj, name, target, approval.PlanID), nil
+	if err := p.ws.Apply(ctx, file); err != nil {
+		if terraform.ReasonOf(err) != terraform.ReasonStalePlan {
+			return p.fail("applying the approved plan", err)
 		}
-		return r.fail(obj, "applying the approved plan", err)
+		// The state changed between the re-check and the apply: nothing
+		// was applied; show the plan of the state as it is now.
+		if err := r.plan(ctx, obj, p, p.res.Hash()); err != nil {
+			return p.fail("planning", err)
+		}
+		return planChanged(obj, p, approval.PlanID), nil
 	}
+	s := obj.Status.Plan
 	obj.Status.ApprovedPlanID = approval.PlanID
 	obj.Status.ApprovedBy = approval.By
 	obj.Status.ApprovedAt = now()
 	obj.Status.LastRunTime = obj.Status.ApprovedAt
-	msg := fmt.Sprintf("%s applied the approved plan %s to %s (approved by %s). %s", name, s.ID, target, orUnknown(approval.By), footerOf(s))
-	setCond(obj, v1alpha1.ConditionApproved, metav1.ConditionTrue, v1alpha1.ReasonSucceeded, "plan "+s.ID+" approved by "+orUnknown(approval.By))
-	setCond(obj, v1alpha1.ConditionApplied, metav1.ConditionTrue, v1alpha1.ReasonApplied, msg)
-	succeed(obj, v1alpha1.ReasonApplied, msg)
+	msg := fmt.Sprintf("%s applied the approved plan %s to %s (approved by %s). %s", p.name(), s.ID, targetOf(obj, p), orUnknown(approval.By), footerOf(s))
 	r.Recorder.Event(obj, corev1.EventTypeNormal, v1alpha1.ReasonApplied, msg)
-	log.FromContext(ctx).Info("applied approved plan", "configuration", res.Configuration.Name, "plan", s.ID, "by", approval.By)
-	return ctrl.Result{}, nil
+	log.FromContext(ctx).Info("applied approved plan", "configuration", p.res.Configuration.Name, "plan", s.ID, "by", approval.By)
+	return succeeded(v1alpha1.ReasonApplied, msg,
+		condition(v1alpha1.ConditionApproved, metav1.ConditionTrue, v1alpha1.ReasonSucceeded, "plan "+s.ID+" approved by "+orUnknown(approval.By)),
+		condition(v1alpha1.ConditionApplied, metav1.ConditionTrue, v1alpha1.ReasonApplied, msg)), nil
 }
 
-func (r *ApprovalReconciler) planChanged(obj *v1alpha1.InfraApproval, name, target, approvedID string) ctrl.Result {
+// planChanged voids an approval given for an earlier plan and shows the
+// current one.
+func planChanged(obj *v1alpha1.InfraApproval, p *pass, approvedID string) outcome {
 	s := obj.Status.Plan
 	msg := fmt.Sprintf("%s: the plan of %s changed since plan %s was approved (the cloud or the spec changed); nothing was applied. The new plan %s awaits approval. %s",
-		name, target, approvedID, s.ID, s.Diff)
-	setCond(obj, v1alpha1.ConditionApproved, metav1.ConditionFalse, v1alpha1.ReasonPlanChanged, msg)
-	wait(obj, v1alpha1.ReasonPlanChanged, msg)
-	return ctrl.Result{}
+		p.name(), targetOf(obj, p), approvedID, s.ID, s.Diff)
+	return notReady(v1alpha1.ReasonPlanChanged, msg,
+		condition(v1alpha1.ConditionApproved, metav1.ConditionFalse, v1alpha1.ReasonPlanChanged, msg))
+}
+
+// targetOf names the approval's Configuration in messages.
+func targetOf(obj *v1alpha1.InfraApproval, p *pass) string {
+	return "Configuration " + obj.Namespace + "/" + p.res.Configuration.Name
 }
 
 // plan makes the plan to show and keeps its file.
-func (r *ApprovalReconciler) plan(ctx context.Context, obj *v1alpha1.InfraApproval, ws *terraform.Workspace, hash string) error {
-	planned, err := ws.Plan(ctx, terraform.PlanOptions{Out: "approval.tfplan"})
+func (r *ApprovalReconciler) plan(ctx context.Context, obj *v1alpha1.InfraApproval, p *pass, hash string) error {
+	planned, err := p.ws.Plan(ctx, terraform.PlanOptions{Out: "approval.tfplan"})
 	if err != nil {
 		return err
 	}
@@ -138,7 +143,7 @@ func (r *ApprovalReconciler) plan(ctx context.Context, obj *v1alpha1.InfraApprov
 	obj.Status.Plan = s
 	obj.Status.TargetHash = hash
 	obj.Status.LastRunTime = now()
-	setCond(obj, v1alpha1.ConditionPlanned, metav1.ConditionTrue, v1alpha1.ReasonSucceeded, footerOf(s))
+	p.note(condition(v1alpha1.ConditionPlanned, metav1.ConditionTrue, v1alpha1.ReasonSucceeded, footerOf(s)))
 	return r.storePlan(ctx, obj, planned.File, s.ID)
 }
 

@@ -42,14 +42,12 @@ func (r *DriftReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		due: func() time.Duration { return r.due(obj) },
 		validate: func() error {
 			if obj.Spec.Interval != nil && obj.Spec.Interval.Duration < 30*time.Second {
-				return stalled(v1alpha1.ReasonInvalidSpec, "InfraDrift %s/%s: spec.interval %s is shorter than the minimum 30s",
+				return invalidSpec("InfraDrift %s/%s: spec.interval %s is shorter than the minimum 30s",
 					obj.Namespace, obj.Name, obj.Spec.Interval.Duration)
 			}
 			return nil
 		},
-		run: func(ctx context.Context, res *Resolved, ws *terraform.Workspace) (ctrl.Result, error) {
-			return r.check(ctx, obj, res, ws)
-		},
+		run: func(ctx context.Context, p *pass) (outcome, error) { return r.check(ctx, obj, p) },
 	})
 	if obj.Spec.Interval != nil && err == nil && result.RequeueAfter == 0 && obj.Status.LastRunTime != nil {
 		result.RequeueAfter = obj.Spec.Interval.Duration
@@ -73,17 +71,18 @@ func (r *DriftReconciler) due(obj *v1alpha1.InfraDrift) time.Duration {
 	return 0
 }
 
-func (r *DriftReconciler) check(ctx context.Context, obj *v1alpha1.InfraDrift, res *Resolved, ws *terraform.Workspace) (ctrl.Result, error) {
+// check compares the cloud with the state.
+func (r *DriftReconciler) check(ctx context.Context, obj *v1alpha1.InfraDrift, p *pass) (outcome, error) {
 	// A refresh-only plan finds drift; only when there is some does a
 	// second, normal plan say what an apply would change back. The common
 	// no-drift case costs one plan, as a hand-run refresh-only plan does.
-	refreshed, err := ws.Plan(ctx, terraform.PlanOptions{RefreshOnly: true, SkipShowWhenEmpty: true, Out: "drift.tfplan"})
+	refreshed, err := p.ws.Plan(ctx, terraform.PlanOptions{RefreshOnly: true, SkipShowWhenEmpty: true, Out: "drift.tfplan"})
 	var corrective *terraform.PlanResult
 	if err == nil && refreshed.Changes {
-		corrective, err = ws.Plan(ctx, terraform.PlanOptions{Out: "corrective.tfplan"})
+		corrective, err = p.ws.Plan(ctx, terraform.PlanOptions{Out: "corrective.tfplan"})
 	}
 	if err != nil {
-		return r.fail(obj, "drift check", err)
+		return p.fail("drift check", err)
 	}
 	wasDrifted := obj.Status.Drifted
 	drift := plan.SummarizeDrift(refreshed.Plan)
@@ -94,34 +93,31 @@ func (r *DriftReconciler) check(ctx context.Context, obj *v1alpha1.InfraDrift, r
 	}
 	obj.Status.Drifted = drift.Change > 0
 	obj.Status.LastRunTime = now()
-	DriftResources.WithLabelValues(obj.Namespace, res.Configuration.Name).Set(float64(drift.Change))
+	cfg := p.res.Configuration.Name
+	DriftResources.WithLabelValues(obj.Namespace, cfg).Set(float64(drift.Change))
+	log.FromContext(ctx).Info("drift checked", "configuration", cfg, "drifted", obj.Status.Drifted, "resources", drift.Change)
+	return r.report(obj, wasDrifted, "Configuration "+obj.Namespace+"/"+cfg), nil
+}
 
-	name := fmt.Sprintf("Configuration %s/%s", obj.Namespace, res.Configuration.Name)
-	if obj.Status.Drifted {
-		undo := 0
-		if p := obj.Status.Plan; p != nil {
-			undo = p.Add + p.Change + p.Destroy
-		}
-		msg := fmt.Sprintf("%s drifted: %d resource(s) changed in the cloud since the last apply; an apply would make %d change(s) back. %s",
-			name, drift.Change, undo, drift.Diff)
-		setCond(obj, v1alpha1.ConditionDrifted, metav1.ConditionTrue, v1alpha1.ReasonDriftFound, msg)
-		succeed(obj, v1alpha1.ReasonDriftFound, msg)
-		if !wasDrifted {
-			r.Recorder.Event(obj, corev1.EventTypeWarning, v1alpha1.ReasonDriftFound, fmt.Sprintf("%s drifted: %d resource(s) changed in the cloud", name, drift.Change))
-		}
-	} else {
+// report says what the check found, with an Event when the target starts
+// or stops drifting.
+func (r *DriftReconciler) report(obj *v1alpha1.InfraDrift, wasDrifted bool, name string) outcome {
+	drift := obj.Status.Drift
+	if !obj.Status.Drifted {
 		msg := fmt.Sprintf("%s has no drift: the cloud matches the Terraform state", name)
-		setCond(obj, v1alpha1.ConditionDrifted, metav1.ConditionFalse, v1alpha1.ReasonNoDrift, msg)
-		succeed(obj, v1alpha1.ReasonNoDrift, msg)
 		if wasDrifted {
 			r.Recorder.Event(obj, corev1.EventTypeNormal, v1alpha1.ReasonNoDrift, name+" no longer drifts")
 		}
+		return succeeded(v1alpha1.ReasonNoDrift, msg, condition(v1alpha1.ConditionDrifted, metav1.ConditionFalse, v1alpha1.ReasonNoDrift, msg))
 	}
-	log.FromContext(ctx).Info("drift checked", "configuration", res.Configuration.Name, "drifted", obj.Status.Drifted, "resources", drift.Change)
-	return ctrl.Result{}, nil
-}
-
-// DeleteDriftMetric drops the gauge of a deleted InfraDrift's target.
-func DeleteDriftMetric(namespace, configuration string) {
-	DriftResources.DeleteLabelValues(namespace, configuration)
+	undo := 0
+	if p := obj.Status.Plan; p != nil {
+		undo = p.Add + p.Change + p.Destroy
+	}
+	msg := fmt.Sprintf("%s drifted: %d resource(s) changed in the cloud since the last apply; an apply would make %d change(s) back. %s",
+		name, drift.Change, undo, drift.Diff)
+	if !wasDrifted {
+		r.Recorder.Event(obj, corev1.EventTypeWarning, v1alpha1.ReasonDriftFound, fmt.Sprintf("%s drifted: %d resource(s) changed in the cloud", name, drift.Change))
+	}
+	return succeeded(v1alpha1.ReasonDriftFound, msg, condition(v1alpha1.ConditionDrifted, metav1.ConditionTrue, v1alpha1.ReasonDriftFound, msg))
 }

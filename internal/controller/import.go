@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	tfjson "github.com/hashicorp/terraform-json"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -34,9 +35,7 @@ func (r *ImportReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	return r.reconcileStep(ctx, req.NamespacedName, obj, step{
 		due:      whenNotDone(obj),
 		validate: func() error { return validateImport(obj) },
-		run: func(ctx context.Context, res *Resolved, ws *terraform.Workspace) (ctrl.Result, error) {
-			return r.importAll(ctx, obj, res, ws)
-		},
+		run:      func(ctx context.Context, p *pass) (outcome, error) { return importAll(ctx, obj, p) },
 	})
 }
 
@@ -52,28 +51,69 @@ func validateImport(obj *v1alpha1.InfraImport) error {
 	for i, res := range obj.Spec.Resources {
 		field := fmt.Sprintf("spec.resources[%d]", i)
 		if !addressRE.MatchString(res.Address) {
-			return stalled(v1alpha1.ReasonInvalidSpec, "InfraImport %s/%s: %s.address %q is not a Terraform resource address such as mycloud_vpc.this",
+			return invalidSpec("InfraImport %s/%s: %s.address %q is not a Terraform resource address such as mycloud_vpc.this",
 				obj.Namespace, obj.Name, field, res.Address)
 		}
 		if !idRE.MatchString(res.ID) {
-			return stalled(v1alpha1.ReasonInvalidSpec, "InfraImport %s/%s: %s.id %q is not a cloud id: it must be 1-256 characters without spaces or quotes",
+			return invalidSpec("InfraImport %s/%s: %s.id %q is not a cloud id: it must be 1-256 characters without spaces or quotes",
 				obj.Namespace, obj.Name, field, res.ID)
 		}
 		if j, dup := seen[res.Address]; dup {
-			return stalled(v1alpha1.ReasonInvalidSpec, "InfraImport %s/%s: %s.address %s repeats spec.resources[%d]", obj.Namespace, obj.Name, field, res.Address, j)
+			return invalidSpec("InfraImport %s/%s: %s.address %s repeats spec.resources[%d]", obj.Namespace, obj.Name, field, res.Address, j)
 		}
 		seen[res.Address] = i
 	}
 	return nil
 }
 
-func (r *ImportReconciler) importAll(ctx context.Context, obj *v1alpha1.InfraImport, res *Resolved, ws *terraform.Workspace) (ctrl.Result, error) {
-	name := fmt.Sprintf("InfraImport %s/%s", obj.Namespace, obj.Name)
-	state, err := ws.State(ctx)
+// importAll imports what the state does not hold yet: first a plan with
+// import blocks shows, without touching the state, what the import would
+// lead to; then the state is backed up, the resources imported and planned
+// again, and the backup restored if anything fails or the plan would
+// replace or delete an imported resource.
+func importAll(ctx context.Context, obj *v1alpha1.InfraImport, p *pass) (outcome, error) {
+	state, err := p.ws.State(ctx)
 	if err != nil {
-		return r.fail(obj, "reading the state", err)
+		return p.fail("reading the state", err)
 	}
-	managed := terraform.ResourceIDs(state)
+	toImport, skipped, err := partition(obj, p, terraform.ResourceIDs(state))
+	if err != nil {
+		return p.fail("import", err)
+	}
+	if len(toImport) > 0 {
+		if o, err := precheck(ctx, obj, p, toImport); o.reported() || err != nil {
+			return o, err
+		}
+	}
+	backup, err := p.ws.PullState(ctx)
+	if err != nil {
+		return p.fail("backing up the state", err)
+	}
+	addrs := keys(toImport)
+	for _, addr := range addrs {
+		if err := p.ws.Import(ctx, addr, toImport[addr]); err != nil {
+			o, err := p.fail("importing "+addr+" (state restored)", err)
+			return restore(ctx, p, backup, o, err)
+		}
+	}
+	after, err := p.ws.Plan(ctx, terraform.PlanOptions{})
+	if err != nil {
+		o, err := p.fail("planning after the import (state restored)", err)
+		return restore(ctx, p, backup, o, err)
+	}
+	s := plan.Summarize(after.Plan)
+	obj.Status.Plan = s
+	if bad := destructive(s, toImport); len(bad) > 0 {
+		return restore(ctx, p, backup, notReady(v1alpha1.ReasonWouldReplace, fmt.Sprintf(
+			"%s refused: after importing, Terraform would %s; the state was restored. %s", p.name(), strings.Join(bad, ", "), s.Diff)), nil)
+	}
+	return adopted(ctx, obj, p, after.Plan, addrs, skipped), nil
+}
+
+// partition splits the listed resources into those to import (address →
+// id) and those the state already manages with the same id; one it manages
+// with another id is an error of the spec.
+func partition(obj *v1alpha1.InfraImport, p *pass, managed map[string]string) (map[string]string, []string, error) {
 	toImport := map[string]string{}
 	var skipped []string
 	for i, item := range obj.Spec.Resources {
@@ -81,89 +121,68 @@ func (r *ImportReconciler) importAll(ctx context.Context, obj *v1alpha1.InfraImp
 		case ok && have == item.ID:
 			skipped = append(skipped, item.Address)
 		case ok:
-			return r.fail(obj, "import", stalled(v1alpha1.ReasonInvalidSpec,
-				"%s: spec.resources[%d]: %s already manages %s in Configuration %s, not %s; remove it from the list or from the state first",
-				name, i, item.Address, have, res.Configuration.Name, item.ID))
+			return nil, nil, invalidSpec("%s: spec.resources[%d]: %s already manages %s in Configuration %s, not %s; remove it from the list or from the state first",
+				p.name(), i, item.Address, have, p.res.Configuration.Name, item.ID)
 		default:
 			toImport[item.Address] = item.ID
 		}
 	}
+	return toImport, skipped, nil
+}
 
-	// Plan with import blocks first: it shows what an import would lead to
-	// without touching the state.
-	if len(toImport) > 0 {
-		check, err := ws.Plan(ctx, terraform.PlanOptions{Imports: toImport, Out: "import-check.tfplan"})
-		if err != nil {
-			return r.fail(obj, "planning the import ("+describeImports(toImport)+")", err)
-		}
-		if bad := destructive(plan.Summarize(check.Plan), toImport); len(bad) > 0 {
-			s := plan.Summarize(check.Plan)
-			obj.Status.Plan = s
-			stall(obj, v1alpha1.ReasonWouldReplace, strings.TrimSpace(fmt.Sprintf(
-				"%s refused: after importing, Terraform would %s; the state is unchanged. Align the component's properties with the existing resource and retry. %s %s",
-				name, strings.Join(bad, ", "), plan.SuggestionText(plan.Suggest(check.Plan, keys(toImport))), s.Diff)))
-			return ctrl.Result{}, nil
-		}
-	}
-
-	backup, err := ws.PullState(ctx)
+// precheck plans with import blocks and refuses, with the state untouched,
+// an import after which Terraform would replace or delete what it adopted.
+func precheck(ctx context.Context, obj *v1alpha1.InfraImport, p *pass, toImport map[string]string) (outcome, error) {
+	check, err := p.ws.Plan(ctx, terraform.PlanOptions{Imports: toImport, Out: "import-check.tfplan"})
 	if err != nil {
-		return r.fail(obj, "backing up the state", err)
+		return p.fail("planning the import ("+describeImports(toImport)+")", err)
 	}
-	addrs := make([]string, 0, len(toImport))
-	for a := range toImport {
-		addrs = append(addrs, a)
-	}
-	sort.Strings(addrs)
-	for _, addr := range addrs {
-		if err := ws.Import(ctx, addr, toImport[addr]); err != nil {
-			return r.restore(ctx, obj, ws, backup, "importing "+addr, err)
-		}
-	}
-	after, err := ws.Plan(ctx, terraform.PlanOptions{})
-	if err != nil {
-		return r.restore(ctx, obj, ws, backup, "planning after the import", err)
-	}
-	s := plan.Summarize(after.Plan)
-	if bad := destructive(s, toImport); len(bad) > 0 {
-		obj.Status.Plan = s
-		if _, err := r.restore(ctx, obj, ws, backup, "", nil); err != nil {
-			return ctrl.Result{}, err
-		}
-		stall(obj, v1alpha1.ReasonWouldReplace, fmt.Sprintf("%s refused: after importing, Terraform would %s; the state was restored. %s", name, strings.Join(bad, ", "), s.Diff))
-		return ctrl.Result{}, nil
+	s := plan.Summarize(check.Plan)
+	bad := destructive(s, toImport)
+	if len(bad) == 0 {
+		return outcome{}, nil
 	}
 	obj.Status.Plan = s
+	msg := []string{fmt.Sprintf("%s refused: after importing, Terraform would %s; the state is unchanged. Align the component's properties with the existing resource and retry.",
+		p.name(), strings.Join(bad, ", "))}
+	for _, more := range []string{plan.SuggestionText(plan.Suggest(check.Plan, keys(toImport))), s.Diff} {
+		if more != "" {
+			msg = append(msg, more)
+		}
+	}
+	return notReady(v1alpha1.ReasonWouldReplace, strings.Join(msg, " ")), nil
+}
+
+// restore puts the backed-up state back after a failed or refused import,
+// and reports o and err; when the restore itself fails, it reports that
+// instead, loudly: the state may now hold a partial import.
+func restore(ctx context.Context, p *pass, backup string, o outcome, err error) (outcome, error) {
+	if pushErr := p.ws.PushState(ctx, backup); pushErr != nil {
+		return notReady(v1alpha1.ReasonTerraformFailed, fmt.Sprintf(
+			"%s: restoring the state after a failed import failed (%v); inspect it with terraform state list before retrying", p.name(), pushErr)), nil
+	}
+	return o, err
+}
+
+// adopted is a kept import: its status and message, with the in-place
+// changes an apply would make and the properties that would avoid them.
+func adopted(ctx context.Context, obj *v1alpha1.InfraImport, p *pass, after *tfjson.Plan, addrs, skipped []string) outcome {
+	s := obj.Status.Plan
 	obj.Status.Imported = addrs
 	obj.Status.Skipped = skipped
 	obj.Status.LastRunTime = now()
 	msg := fmt.Sprintf("%s adopted %d resource(s) into Configuration %s (%d already there); %s",
-		name, len(addrs), res.Configuration.Name, len(skipped), footerOf(s))
+		p.name(), len(addrs), p.res.Configuration.Name, len(skipped), footerOf(s))
 	if s.Change > 0 || s.Add > 0 {
 		msg += " Review the in-place changes before applying."
-		if hint := plan.SuggestionText(plan.Suggest(after.Plan, addrs)); hint != "" {
+		if hint := plan.SuggestionText(plan.Suggest(after, addrs)); hint != "" {
 			msg += " " + hint
 		}
 		msg += " " + s.Diff
 	}
-	setCond(obj, v1alpha1.ConditionImported, metav1.ConditionTrue, v1alpha1.ReasonSucceeded, msg)
-	succeed(obj, v1alpha1.ReasonSucceeded, msg)
-	log.FromContext(ctx).Info("imported", "configuration", res.Configuration.Name, "imported", addrs, "skipped", skipped)
-	return ctrl.Result{}, nil
-}
-
-// restore puts the backed-up state back after a failed import.
-func (r *ImportReconciler) restore(ctx context.Context, obj *v1alpha1.InfraImport, ws *terraform.Workspace, backup, what string, cause error) (ctrl.Result, error) {
-	if err := ws.PushState(ctx, backup); err != nil {
-		// The state may now hold a partial import: say so loudly.
-		stall(obj, v1alpha1.ReasonTerraformFailed, fmt.Sprintf(
-			"InfraImport %s/%s: restoring the state after a failed import failed (%v); inspect it with terraform state list before retrying", obj.Namespace, obj.Name, err))
-		return ctrl.Result{}, nil
-	}
-	if cause == nil {
-		return ctrl.Result{}, nil
-	}
-	return r.fail(obj, what+" (state restored)", cause)
+	log.FromContext(ctx).Info("imported", "configuration", p.res.Configuration.Name, "imported", addrs, "skipped", skipped)
+	return succeeded(v1alpha1.ReasonSucceeded, msg,
+		condition(v1alpha1.ConditionImported, metav1.ConditionTrue, v1alpha1.ReasonSucceeded, msg))
 }
 
 func describeImports(imports map[string]string) string {

@@ -16,6 +16,8 @@ import (
 	tfv1beta1 "github.com/oam-dev/terraform-controller/api/v1beta1"
 	tfv1beta2 "github.com/oam-dev/terraform-controller/api/v1beta2"
 
+	"github.com/vela-infra/vela-infra/internal/joblogs"
+	"github.com/vela-infra/vela-infra/internal/target"
 	"github.com/vela-infra/vela-infra/internal/terraform"
 	"github.com/vela-infra/vela-infra/pkg/apis/infra/v1alpha1"
 )
@@ -38,11 +40,11 @@ func ClientOptions() client.Options {
 	return client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}}}}
 }
 
-// CacheOptions caches only the pods of Jobs (for the JobLogReconciler and
+// CacheOptions caches only the pods of Jobs (for the Job-log keeper and
 // the check for a running apply Job), and no object's managedFields.
 func CacheOptions() cache.Options {
 	return cache.Options{
-		ByObject:         map[client.Object]cache.ByObject{&corev1.Pod{}: {Label: JobPodSelector()}},
+		ByObject:         map[client.Object]cache.ByObject{&corev1.Pod{}: {Label: joblogs.PodSelector()}},
 		DefaultTransform: cache.TransformStripManagedFields(),
 	}
 }
@@ -53,8 +55,9 @@ type Options struct {
 	ControllerNamespace string
 	BackendKubeconfig   string
 	MaxConcurrent       int
-	// RetryAfter is the wait before looking again at a transient failure
-	// (default 15s; stalls caused outside the object wait 4x as long).
+	// RetryAfter is the unit of the failure policy's waits (default 15s):
+	// a held lock is retried after one, a stall caused outside the object
+	// after four.
 	RetryAfter time.Duration
 	// ProgressAfter is how long a run goes before its Progressing
 	// condition is written (default 2s; negative: at once).
@@ -75,8 +78,8 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	}
 	rt := &Runtime{
 		Client:        mgr.GetClient(),
-		Resolver:      &Resolver{Client: live, Cached: mgr.GetClient(), ControllerNamespace: o.ControllerNamespace, BackendKubeconfig: o.BackendKubeconfig},
-		Runner:        o.Runner,
+		Resolver:      &target.Resolver{Client: live, Cached: mgr.GetClient(), ControllerNamespace: o.ControllerNamespace, BackendKubeconfig: o.BackendKubeconfig},
+		Workspaces:    TerraformOpener(o.Runner),
 		Recorder:      mgr.GetEventRecorderFor("vela-infra-step-runner"),
 		RetryAfter:    o.RetryAfter,
 		ProgressAfter: o.ProgressAfter,
@@ -89,7 +92,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		return fmt.Errorf("create API client: %w", err)
 	}
 	for _, r := range []interface{ SetupWithManager(ctrl.Manager) error }{
-		&JobLogReconciler{Client: mgr.GetClient(), Live: live, Pods: clientset.CoreV1(), ControllerNamespace: o.ControllerNamespace,
+		&joblogs.Reconciler{Client: mgr.GetClient(), Live: live, Pods: clientset.CoreV1(), ControllerNamespace: o.ControllerNamespace,
 			Resolver: rt.Resolver, Recorder: rt.Recorder},
 		&ImportReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent},
 		&DriftReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent},

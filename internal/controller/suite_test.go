@@ -17,7 +17,6 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -34,8 +33,10 @@ import (
 	"github.com/vela-infra/vela-infra/pkg/apis/infra/v1alpha1"
 )
 
-// One real API server and one step-runner manager for the package; each
-// test gets its own namespace, mycloud process and Provider.
+// One real API server and one step-runner manager for the package, started
+// by the first test that needs them (the fake tests, `go test -run Fake`,
+// need neither); each test gets its own namespace, mycloud process and
+// Provider.
 var (
 	env       *testenv.Env
 	k8s       client.Client
@@ -46,25 +47,27 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	var err error
-	env, err = testenv.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
 	code := m.Run()
 	if stopMgr != nil {
 		stopMgr()
 	}
-	_ = env.Stop()
+	if env != nil {
+		if err := env.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stop the test API server:", err)
+		}
+	}
 	os.Exit(code)
 }
 
-// manager starts the step-runner (once) with the real Terraform CLI and the
-// provider mirror, its kubernetes backend pointed at the test API server.
+// manager starts (once) the test API server and the step-runner with the
+// real Terraform CLI and the provider mirror, its kubernetes backend
+// pointed at that API server.
 func manager(t *testing.T) client.Client {
 	t.Helper()
 	startOnce.Do(func() {
+		if env, startErr = testenv.Start(); startErr != nil {
+			return
+		}
 		scheme, err := controller.Scheme()
 		if err != nil {
 			startErr = err
@@ -249,5 +252,3 @@ func (f *fixture) assertNoSecrets(objs ...client.Object) {
 		}
 	}
 }
-
-func key(obj client.Object) types.NamespacedName { return client.ObjectKeyFromObject(obj) }

@@ -14,7 +14,9 @@ func TestClassify(t *testing.T) {
 		"not found":       {"Error: Cannot import non-existent remote object", ReasonNotFound, ""},
 		"bad var":         {"Error: Invalid value for variable\n\n  on main.tf line 3", ReasonInvalidInput, "Invalid value for variable"},
 		"hcl":             {"Error: Argument or block definition required", ReasonInvalidConfig, ""},
-		"other":           {"Error: something else\n", ReasonFailed, "something else"},
+		"stale plan": {"Error: Saved plan is stale\n\nThe given plan file can no longer be applied because the state was changed by another operation after the plan was created.", ReasonStalePlan,
+			"Saved plan is stale: The given plan file can no longer be applied because the state was changed by another operation after the plan was created."},
+		"other": {"Error: something else\n", ReasonFailed, "something else"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -17,7 +17,10 @@ const (
 	ReasonInvalidConfig   = "InvalidConfiguration"
 	ReasonInvalidInput    = "InvalidInput"
 	ReasonUnknownAddress  = "UnknownAddress"
-	ReasonFailed          = "Failed"
+	// ReasonStalePlan is a saved plan that no longer matches the state
+	// (another run changed it after the plan was made): plan again.
+	ReasonStalePlan = "StalePlan"
+	ReasonFailed    = "Failed"
 )
 
 // Error is a failed Terraform command.
@@ -32,15 +35,6 @@ type Error struct {
 
 func (e *Error) Error() string { return "terraform " + e.Op + ": " + e.Summary }
 
-// Transient reports whether retrying later may succeed.
-func (e *Error) Transient() bool {
-	switch e.Reason {
-	case ReasonLockHeld, ReasonThrottled, ReasonFailed, ReasonInterrupted, ReasonProviderCrashed:
-		return true
-	}
-	return false
-}
-
 // ReasonOf returns the reason of a Terraform error, or "" for other errors.
 func ReasonOf(err error) string {
 	var e *Error
@@ -54,6 +48,7 @@ var classes = []struct {
 	reason string
 	re     *regexp.Regexp
 }{
+	{ReasonStalePlan, regexp.MustCompile(`(?i)Saved plan is stale`)},
 	{ReasonLockHeld, regexp.MustCompile(`(?i)error acquiring the state lock|state lock|lock is already held|Lock Info:`)},
 	{ReasonProviderCrashed, regexp.MustCompile(`(?i)plugin crashed|the plugin encountered an error|panic: |plugin exited before`)},
 	{ReasonAuth, regexp.MustCompile(`(?i)HTTP 401|unauthorized|signature does not match|access key is not known|Missing mycloud (access_key|secret_key|endpoint)`)},

@@ -1,4 +1,6 @@
-package controller
+// Package joblogs keeps the output of terraform-controller's Terraform Job
+// runs in ConfigMaps, after the Jobs' pods are gone.
+package joblogs
 
 import (
 	"context"
@@ -10,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,16 +28,14 @@ import (
 
 	tfv1beta2 "github.com/oam-dev/terraform-controller/api/v1beta2"
 
+	"github.com/vela-infra/vela-infra/internal/target"
 	"github.com/vela-infra/vela-infra/internal/terraform"
 	"github.com/vela-infra/vela-infra/pkg/apis/infra/v1alpha1"
 )
 
-// JobNameLabel is the label the Job controller puts on a Job's pods.
-const JobNameLabel = "batch.kubernetes.io/job-name"
-
-// MaxJobLogBytes caps each container's kept log (its tail is kept): a
+// MaxLogBytes caps each container's kept log (its tail is kept): a
 // ConfigMap holds at most 1 MiB.
-const MaxJobLogBytes = 96 << 10
+const MaxLogBytes = 96 << 10
 
 // ansiColor matches the color codes terraform-controller's Terraform prints
 // (it runs without -no-color); the kept logs are plain text.
@@ -47,11 +48,11 @@ const (
 	LabelRunFailed     = "infra.vela-infra.io/failed"
 )
 
-// KeepJobRuns is how many runs' output is kept per Configuration and run
+// KeepRuns is how many runs' output is kept per Configuration and run
 // kind (apply, destroy).
-const KeepJobRuns = 5
+const KeepRuns = 5
 
-// JobLogReconciler keeps the output of terraform-controller's Terraform runs
+// Reconciler keeps the output of terraform-controller's Terraform runs
 // after their pods are gone. terraform-controller runs `terraform init` and
 // `terraform apply|destroy` in the pods of a Job it deletes whenever the
 // Configuration changes (and at its backoff limit the pods go too), and its
@@ -60,9 +61,9 @@ const KeepJobRuns = 5
 // restarted), redacted like the step-runner's own output, into a ConfigMap
 // per pod, `<pod>-terraform-log`, owned by the Configuration and labelled
 // with it, the run kind and whether it failed; it keeps the last
-// KeepJobRuns per Configuration and kind, and points to a new one from an
+// KeepRuns per Configuration and kind, and points to a new one from an
 // Event on the Configuration.
-type JobLogReconciler struct {
+type Reconciler struct {
 	// Client reads pods (cached, only Job pods) and writes ConfigMaps.
 	Client client.Client
 	// Live reads Configurations.
@@ -73,24 +74,24 @@ type JobLogReconciler struct {
 	// there, Jobs are named after the Configuration's UID.
 	ControllerNamespace string
 	// Resolver finds the values to redact (credentials, secret variables).
-	Resolver *Resolver
+	Resolver *target.Resolver
 	// Recorder emits the Events on the Configuration.
 	Recorder record.EventRecorder
 }
 
-// JobPodSelector selects the pods the JobLogReconciler watches, for the
+// PodSelector selects the pods the Reconciler watches, for the
 // manager's cache.
-func JobPodSelector() labels.Selector {
-	sel, _ := labels.Parse(JobNameLabel)
+func PodSelector() labels.Selector {
+	sel, _ := labels.Parse(batchv1.JobNameLabel)
 	return sel
 }
 
 // SetupWithManager watches Job pods whose state changed.
-func (r *JobLogReconciler) SetupWithManager(mgr ctrl.Manager) error {
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("terraform-job-logs").
 		For(&corev1.Pod{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
-			_, _, ok := terraformJob(o.GetLabels()[JobNameLabel])
+			_, _, ok := terraformJob(o.GetLabels()[batchv1.JobNameLabel])
 			return ok
 		}))).
 		Complete(r)
@@ -108,12 +109,12 @@ func terraformJob(job string) (base, kind string, ok bool) {
 }
 
 // Reconcile copies the logs of a Job pod's finished containers.
-func (r *JobLogReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var pod corev1.Pod
 	if err := r.Client.Get(ctx, req.NamespacedName, &pod); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	base, kind, ok := terraformJob(pod.Labels[JobNameLabel])
+	base, kind, ok := terraformJob(pod.Labels[batchv1.JobNameLabel])
 	if !ok || pod.DeletionTimestamp != nil {
 		// A pod on its way out may have lost its logs already: what it
 		// had was kept when its containers finished.
@@ -129,7 +130,7 @@ func (r *JobLogReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	}
 	secrets := r.secrets(ctx, cfg)
 	data := map[string]string{"pod": pod.Namespace + "/" + pod.Name, "summary": summary(run)}
-	failed, read := false, 0
+	read := 0
 	for _, c := range run {
 		logs, err := r.logs(ctx, &pod, c.name, c.previous)
 		if err != nil {
@@ -138,9 +139,9 @@ func (r *JobLogReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		} else {
 			read++
 		}
-		data[c.key()] = capTail(terraform.Redact(ansiColor.ReplaceAllString(logs, ""), secrets), MaxJobLogBytes)
+		data[c.key()] = capTail(terraform.Redact(ansiColor.ReplaceAllString(logs, ""), secrets), MaxLogBytes)
 	}
-	failed = runFailed(run)
+	failed := runFailed(run)
 	if read == 0 {
 		// Nothing readable (the pod is going): never replace kept output
 		// with nothing.
@@ -169,7 +170,7 @@ func (r *JobLogReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 // secrets are the values to redact from the target's logs; when the target
 // cannot be resolved (its Provider is gone, say), Terraform's own redaction
 // of sensitive values is all there is.
-func (r *JobLogReconciler) secrets(ctx context.Context, cfg *tfv1beta2.Configuration) []string {
+func (r *Reconciler) secrets(ctx context.Context, cfg *tfv1beta2.Configuration) []string {
 	if r.Resolver == nil {
 		return nil
 	}
@@ -181,14 +182,14 @@ func (r *JobLogReconciler) secrets(ctx context.Context, cfg *tfv1beta2.Configura
 	return res.Target.Secrets
 }
 
-// prune keeps the newest KeepJobRuns outputs of a Configuration's runs of
+// prune keeps the newest KeepRuns outputs of a Configuration's runs of
 // one kind.
-func (r *JobLogReconciler) prune(ctx context.Context, cfg *tfv1beta2.Configuration, kind string) error {
+func (r *Reconciler) prune(ctx context.Context, cfg *tfv1beta2.Configuration, kind string) error {
 	var list corev1.ConfigMapList
 	if err := r.Client.List(ctx, &list, client.InNamespace(cfg.Namespace), client.MatchingLabels{LabelConfiguration: cfg.Name, LabelTerraformRun: kind}); err != nil {
 		return err
 	}
-	if len(list.Items) <= KeepJobRuns {
+	if len(list.Items) <= KeepRuns {
 		return nil
 	}
 	sort.Slice(list.Items, func(i, j int) bool {
@@ -198,7 +199,7 @@ func (r *JobLogReconciler) prune(ctx context.Context, cfg *tfv1beta2.Configurati
 		}
 		return b.Before(&a)
 	})
-	for i := KeepJobRuns; i < len(list.Items); i++ {
+	for i := KeepRuns; i < len(list.Items); i++ {
 		if err := r.Client.Delete(ctx, &list.Items[i]); client.IgnoreNotFound(err) != nil {
 			return err
 		}
@@ -207,7 +208,7 @@ func (r *JobLogReconciler) prune(ctx context.Context, cfg *tfv1beta2.Configurati
 }
 
 // configuration finds the Configuration a Job pod runs for, or nil.
-func (r *JobLogReconciler) configuration(ctx context.Context, ns, base string) (*tfv1beta2.Configuration, error) {
+func (r *Reconciler) configuration(ctx context.Context, ns, base string) (*tfv1beta2.Configuration, error) {
 	if r.ControllerNamespace != "" && ns == r.ControllerNamespace {
 		var list tfv1beta2.ConfigurationList
 		if err := r.Live.List(ctx, &list); err != nil {
@@ -230,8 +231,8 @@ func (r *JobLogReconciler) configuration(ctx context.Context, ns, base string) (
 	return &cfg, nil
 }
 
-func (r *JobLogReconciler) logs(ctx context.Context, pod *corev1.Pod, container string, previous bool) (string, error) {
-	limit := int64(4 * MaxJobLogBytes)
+func (r *Reconciler) logs(ctx context.Context, pod *corev1.Pod, container string, previous bool) (string, error) {
+	limit := int64(4 * MaxLogBytes)
 	rc, err := r.Pods.Pods(pod.Namespace).GetLogs(pod.Name, &corev1.PodLogOptions{Container: container, Previous: previous, LimitBytes: &limit}).Stream(ctx)
 	if err != nil {
 		return "", err
@@ -244,7 +245,7 @@ func (r *JobLogReconciler) logs(ctx context.Context, pod *corev1.Pod, container 
 // save creates or updates a run's ConfigMap, owned by the Configuration
 // (deleted with it), and says whether it is new or its outcome changed; an
 // unchanged one is not written.
-func (r *JobLogReconciler) save(ctx context.Context, cfg *tfv1beta2.Configuration, name, kind string, failed bool, data map[string]string) (bool, error) {
+func (r *Reconciler) save(ctx context.Context, cfg *tfv1beta2.Configuration, name, kind string, failed bool, data map[string]string) (bool, error) {
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: cfg.Namespace}}
 	err := r.Client.Get(ctx, client.ObjectKeyFromObject(cm), cm)
 	if err != nil && !apierrors.IsNotFound(err) {

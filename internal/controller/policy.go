@@ -1,0 +1,129 @@
+package controller
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vela-infra/vela-infra/internal/target"
+	"github.com/vela-infra/vela-infra/internal/terraform"
+	"github.com/vela-infra/vela-infra/pkg/apis/infra/v1alpha1"
+)
+
+// policy is what a run that ends not ready, for one reason, means.
+type policy struct {
+	// stall marks the object Stalled: it cannot proceed until something
+	// outside the run changes. Otherwise it is waiting (Reconciling) for
+	// something that passes by itself or for a person.
+	stall bool
+	// retry is when the step-runner looks again, in units of RetryAfter;
+	// 0 waits for a change of the object's spec.
+	retry int
+}
+
+// policies is the failure policy: every reason a run ends not ready for,
+// with what it means. setConditions, the requeue of a run and done (whether
+// a Stalled object is run again) all read it.
+var policies = map[string]policy{
+	// Bad input: only a change of the spec (or of the component it
+	// renders) can fix it.
+	v1alpha1.ReasonInvalidSpec:          {stall: true},
+	v1alpha1.ReasonInvalidConfiguration: {stall: true},
+	v1alpha1.ReasonCloudNotFound:        {stall: true},
+	v1alpha1.ReasonWouldReplace:         {stall: true},
+
+	// Fixed outside this object (a component deployed, an addon enabled,
+	// a Secret corrected), or by the cloud, the provider or Terraform
+	// recovering: looked at again now and then.
+	v1alpha1.ReasonConfigurationNotFound: {stall: true, retry: 4},
+	v1alpha1.ReasonProviderNotFound:      {stall: true, retry: 4},
+	v1alpha1.ReasonCredentialsInvalid:    {stall: true, retry: 4},
+	v1alpha1.ReasonAuthFailed:            {stall: true, retry: 4},
+	v1alpha1.ReasonProviderCrashed:       {stall: true, retry: 4},
+	v1alpha1.ReasonTerraformFailed:       {stall: true, retry: 4},
+
+	// Passes by itself soon.
+	v1alpha1.ReasonLockHeld:        {retry: 1},
+	v1alpha1.ReasonThrottled:       {retry: 1},
+	v1alpha1.ReasonWaitingForApply: {retry: 1},
+
+	// Waits for a person: an approval in the spec.
+	v1alpha1.ReasonAwaitingApproval: {},
+	v1alpha1.ReasonPlanChanged:      {},
+}
+
+// policyOf returns reason's policy; a reason missing from the table (a
+// bug) is treated as an unclassified Terraform failure.
+func policyOf(reason string) policy {
+	if p, ok := policies[reason]; ok {
+		return p
+	}
+	return policies[v1alpha1.ReasonTerraformFailed]
+}
+
+// requeueAfter is when to look at an object again after a run ended with o.
+func (rt *Runtime) requeueAfter(o outcome) time.Duration {
+	if !o.reported() || o.ready {
+		return 0
+	}
+	return time.Duration(policyOf(o.reason).retry) * rt.retryAfter()
+}
+
+func (rt *Runtime) retryAfter() time.Duration {
+	if rt.RetryAfter > 0 {
+		return rt.RetryAfter
+	}
+	return 15 * time.Second
+}
+
+// terraformFailures maps each reason internal/terraform classifies a failed
+// command as to the step's reason and message format: %[1]s is the step and
+// what it was doing, %[2]s Terraform's error, %[3]s where its full output
+// is. An interrupted command is not here: it is the step-runner stopping,
+// and the next one runs the step again.
+var terraformFailures = map[string]struct{ reason, format string }{
+	terraform.ReasonLockHeld:        {v1alpha1.ReasonLockHeld, "%[1]s waits for the state lock, held by another run; retrying"},
+	terraform.ReasonThrottled:       {v1alpha1.ReasonThrottled, "%[1]s was throttled by the cloud; retrying"},
+	terraform.ReasonAuth:            {v1alpha1.ReasonAuthFailed, "%[1]s failed: the cloud refused the credentials (%[2]s); fix the Provider's credentials Secret%[3]s"},
+	terraform.ReasonNotFound:        {v1alpha1.ReasonCloudNotFound, "%[1]s failed: %[2]s; check the cloud id%[3]s"},
+	terraform.ReasonInvalidConfig:   {v1alpha1.ReasonInvalidConfiguration, "%[1]s failed: %[2]s; fix the component or step parameters%[3]s"},
+	terraform.ReasonInvalidInput:    {v1alpha1.ReasonInvalidConfiguration, "%[1]s failed: %[2]s; fix the component or step parameters%[3]s"},
+	terraform.ReasonUnknownAddress:  {v1alpha1.ReasonInvalidConfiguration, "%[1]s failed: %[2]s; fix the component or step parameters%[3]s"},
+	terraform.ReasonProviderCrashed: {v1alpha1.ReasonProviderCrashed, "%[1]s failed: the provider crashed (%[2]s); retrying%[3]s"},
+	terraform.ReasonStalePlan:       {v1alpha1.ReasonPlanChanged, "%[1]s failed: %[2]s; a new plan must be shown and approved%[3]s"},
+	terraform.ReasonFailed:          {v1alpha1.ReasonTerraformFailed, "%[1]s failed: %[2]s; retrying%[3]s"},
+}
+
+// specError is a step-run object's spec that cannot succeed as it is.
+type specError struct{ message string }
+
+func (e *specError) Error() string { return e.message }
+
+func invalidSpec(format string, args ...any) error {
+	return &specError{message: fmt.Sprintf(format, args...)}
+}
+
+// fail maps err, met while doing what, to the run's outcome. Errors of
+// neither the spec, the target nor Terraform (API errors and the like), and
+// interrupted Terraform commands, are returned for controller-runtime to
+// retry with backoff.
+func (p *pass) fail(what string, err error) (outcome, error) {
+	var se *specError
+	var te *target.Error
+	var tfe *terraform.Error
+	switch {
+	case errors.As(err, &se):
+		return notReady(v1alpha1.ReasonInvalidSpec, se.message), nil
+	case errors.As(err, &te):
+		return notReady(te.Reason, te.Message), nil
+	case !errors.As(err, &tfe), tfe.Reason == terraform.ReasonInterrupted:
+		return outcome{}, err
+	}
+	f, ok := terraformFailures[tfe.Reason]
+	if !ok {
+		f = terraformFailures[terraform.ReasonFailed]
+	}
+	where := fmt.Sprintf("%s: %s of Configuration %s", p.name(), what, p.obj.GetTarget().ConfigurationName)
+	full := "; the full Terraform output is in ConfigMap " + p.outputName()
+	return notReady(f.reason, fmt.Sprintf(f.format, where, tfe.Summary, full)), nil
+}

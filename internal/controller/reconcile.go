@@ -1,0 +1,160 @@
+// Package controller holds the step-runner's reconcilers: one per step-run
+// kind (InfraImport, InfraDrift, InfraApproval). Each resolves its target
+// (internal/target), runs Terraform through a Workspace, and writes kstatus
+// conditions and plan summaries.
+//
+// Every reconcile has the same shape (reconcileStep): read the object, skip
+// it when nothing is due, check its spec, open the target's workspace, run
+// the kind's step, keep the run's output, compute the conditions from the
+// run's outcome (conditions.go) with the failure policy (policy.go), and
+// patch the status once.
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/vela-infra/vela-infra/internal/target"
+	"github.com/vela-infra/vela-infra/pkg/apis/infra/v1alpha1"
+)
+
+// Runtime is what every step reconciler shares.
+type Runtime struct {
+	Client     client.Client
+	Resolver   *target.Resolver
+	Workspaces Opener
+	Recorder   record.EventRecorder
+	// RetryAfter is the unit of the failure policy's waits (default 15s).
+	RetryAfter time.Duration
+	// ProgressAfter is how long a run goes before its Progressing condition
+	// is written (default 2s): a check that ends sooner writes its status
+	// once, which halves the status writes of a fleet of short checks.
+	// Negative writes it at once.
+	ProgressAfter time.Duration
+}
+
+// register adds a controller for one step-run kind: reconciled when its
+// spec changes (status writes do not trigger it) or when a run asks to be
+// looked at again.
+func (rt *Runtime) register(mgr ctrl.Manager, obj client.Object, maxConcurrent int, r reconcile.Reconciler) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(obj, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(maxConcurrent, 1)}).
+		Complete(r)
+}
+
+// stepObject is a step-run object.
+type stepObject interface {
+	client.Object
+	v1alpha1.StepRun
+}
+
+// step is one kind's part of a reconcile.
+type step struct {
+	// due says whether to run now (0), later (>0) or not at all (<0).
+	due func() time.Duration
+	// validate checks the spec before anything runs; nil when there is
+	// nothing to check.
+	validate func() error
+	// run does the kind's Terraform work in p.ws.
+	run func(ctx context.Context, p *pass) (outcome, error)
+}
+
+// pass is one run of a step over one object: what its phases found, for
+// the phases after them.
+type pass struct {
+	obj stepObject
+	// gvk is obj's kind, from the scheme (objects read from a cache carry
+	// no TypeMeta).
+	gvk  schema.GroupVersionKind
+	res  *target.Resolved
+	ws   Workspace
+	prog progress
+	// noted are conditions learned on the way (Planned), written whatever
+	// the outcome.
+	noted []metav1.Condition
+}
+
+// name names the object in messages, such as "InfraImport team-a/adopt".
+func (p *pass) name() string {
+	return fmt.Sprintf("%s %s/%s", p.gvk.Kind, p.obj.GetNamespace(), p.obj.GetName())
+}
+
+func (p *pass) note(c metav1.Condition) { p.noted = append(p.noted, c) }
+
+// reconcileStep is the shape every step reconciler shares.
+func (rt *Runtime) reconcileStep(ctx context.Context, key types.NamespacedName, obj stepObject, s step) (ctrl.Result, error) {
+	if err := rt.Client.Get(ctx, key, obj); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if due := s.due(); due > 0 {
+		return ctrl.Result{RequeueAfter: due}, nil
+	} else if due < 0 {
+		return ctrl.Result{}, nil
+	}
+	gvk, err := apiutil.GVKForObject(obj, rt.Client.Scheme())
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	p := &pass{obj: obj, gvk: gvk}
+	before := obj.DeepCopyObject().(client.Object)
+	o, err := rt.runStep(ctx, p, s)
+	setConditions(obj, o, p.noted)
+	// The final status is a patch against what the API server holds: the
+	// Progressing status when that was written, else the object as read.
+	base := before
+	if written := p.prog.stop(); written != nil {
+		// Without obj's resourceVersion the patch would carry the older
+		// one and fail as a conflict.
+		written.SetResourceVersion(obj.GetResourceVersion())
+		base = written
+	}
+	if perr := rt.patchStatus(ctx, obj, base); perr != nil && err == nil {
+		err = perr
+	}
+	return ctrl.Result{RequeueAfter: rt.requeueAfter(o)}, err
+}
+
+// runStep checks the spec, opens the workspace, runs the step in it and
+// keeps its output.
+func (rt *Runtime) runStep(ctx context.Context, p *pass, s step) (outcome, error) {
+	if s.validate != nil {
+		if err := s.validate(); err != nil {
+			return p.fail("validating the spec", err)
+		}
+	}
+	if o, err := rt.open(ctx, p); p.ws == nil {
+		return o, err
+	}
+	defer p.ws.Close()
+	o, err := s.run(ctx, p)
+	if saveErr := rt.saveOutput(ctx, p, p.ws.Output()); saveErr != nil && err == nil {
+		return o, saveErr
+	}
+	return o, err
+}
+
+// whenNotDone runs a one-shot step unless its generation is done.
+func whenNotDone(obj stepObject) func() time.Duration {
+	return func() time.Duration {
+		if done(obj) {
+			return -1
+		}
+		return 0
+	}
+}
+
+func now() *metav1.Time { t := metav1.Now(); return &t }

@@ -1,0 +1,262 @@
+// Package target resolves a step's target (a terraform-controller
+// Configuration, or the rendered spec a workflow step passes) into a
+// Terraform workspace target, with terraform-controller's own packages, so
+// both sides agree on the backend, credentials and variables by construction.
+package target
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	tftypes "github.com/oam-dev/terraform-controller/api/types"
+	crossplane "github.com/oam-dev/terraform-controller/api/types/crossplane-runtime"
+	tfv1beta1 "github.com/oam-dev/terraform-controller/api/v1beta1"
+	tfv1beta2 "github.com/oam-dev/terraform-controller/api/v1beta2"
+	tfcfg "github.com/oam-dev/terraform-controller/controllers/configuration"
+	"github.com/oam-dev/terraform-controller/controllers/configuration/backend"
+	"github.com/oam-dev/terraform-controller/controllers/process"
+	tfprovider "github.com/oam-dev/terraform-controller/controllers/provider"
+
+	"github.com/vela-infra/vela-infra/internal/terraform"
+	"github.com/vela-infra/vela-infra/pkg/apis/infra/v1alpha1"
+)
+
+// Resolver turns a step's target into a Terraform workspace target.
+type Resolver struct {
+	// Client reads live: Secrets (credentials), and what Cached misses.
+	Client client.Client
+	// Cached, when set, reads Configurations and Providers from the
+	// manager's informer cache; a miss is read again live, so one created
+	// just before its step-run object is still found. A cached object may
+	// trail the API server by the watch latency: the workflow steps pass
+	// the rendered spec in spec.target.spec, and an approved plan is
+	// re-planned before it is applied, so a trailing spec cannot apply
+	// anything nobody saw.
+	Cached client.Client
+	// ControllerNamespace is terraform-controller's --controller-namespace,
+	// when it runs with one (state Secrets are then keyed by UID).
+	ControllerNamespace string
+	// BackendKubeconfig, when set, makes Terraform's kubernetes backend use
+	// this kubeconfig instead of the in-cluster config (running outside a
+	// pod, as in tests).
+	BackendKubeconfig string
+}
+
+// Resolved is a resolved target.
+type Resolved struct {
+	Configuration *tfv1beta2.Configuration
+	// Exists is false when the Configuration is not in the cluster yet and
+	// the step passed its spec.
+	Exists bool
+	Target terraform.Target
+	// ApplyJob is the name of terraform-controller's apply Job.
+	ApplyJob string
+}
+
+// Error is a target that cannot be resolved until something outside the
+// step-runner changes: the step's spec, the Configuration, the Provider or
+// its Secret. Reason is a v1alpha1 condition reason.
+type Error struct {
+	Reason  string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func failed(reason, format string, args ...any) error {
+	return &Error{Reason: reason, Message: fmt.Sprintf(format, args...)}
+}
+
+// Resolve resolves target for a step-run object in namespace, in phases:
+// the Configuration, its Provider's credentials, then the rendered module.
+func (r *Resolver) Resolve(ctx context.Context, namespace string, target v1alpha1.Target) (*Resolved, error) {
+	cfg, exists, err := r.configuration(ctx, namespace, target)
+	if err != nil {
+		return nil, err
+	}
+	cfgType, err := validate(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var opts []process.Option
+	if r.ControllerNamespace != "" {
+		opts = append(opts, process.ControllerNamespaceOption(r.ControllerNamespace))
+	}
+	meta := process.New(ctrl.Request{NamespacedName: types.NamespacedName{Namespace: namespace, Name: cfg.Name}}, *cfg, r.Client, opts...)
+	env := map[string]string{}
+	if !cfg.Spec.InlineCredentials {
+		creds, err := r.credentials(ctx, cfg, meta.ProviderReference)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range creds {
+			env[k] = v
+		}
+	}
+	t, err := r.render(cfg, cfgType, meta, env)
+	if err != nil {
+		return nil, err
+	}
+	return &Resolved{Configuration: cfg, Exists: exists, ApplyJob: meta.ApplyJobName, Target: t}, nil
+}
+
+// configuration reads the target's Configuration, with the spec the step
+// passed (if any) in place of its own; a Configuration not created yet is
+// stood in for by one with that spec.
+func (r *Resolver) configuration(ctx context.Context, namespace string, target v1alpha1.Target) (*tfv1beta2.Configuration, bool, error) {
+	cfg := &tfv1beta2.Configuration{}
+	err := r.get(ctx, types.NamespacedName{Namespace: namespace, Name: target.ConfigurationName}, cfg)
+	exists := err == nil
+	switch {
+	case apierrors.IsNotFound(err) && target.Spec == nil:
+		return nil, false, failed(v1alpha1.ReasonConfigurationNotFound,
+			"Configuration %s/%s does not exist: deploy the component first, or pass its rendered spec in spec.target.spec",
+			namespace, target.ConfigurationName)
+	case err != nil && !apierrors.IsNotFound(err):
+		return nil, false, fmt.Errorf("get Configuration %s/%s: %w", namespace, target.ConfigurationName, err)
+	case !exists && r.ControllerNamespace != "":
+		return nil, false, failed(v1alpha1.ReasonConfigurationNotFound,
+			"Configuration %s/%s does not exist yet, and terraform-controller runs with --controller-namespace, which keys its state by the Configuration's UID: deploy the component first",
+			namespace, target.ConfigurationName)
+	case !exists:
+		cfg = &tfv1beta2.Configuration{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: target.ConfigurationName}}
+	}
+	if target.Spec == nil {
+		return cfg, exists, nil
+	}
+	var spec tfv1beta2.ConfigurationSpec
+	dec := json.NewDecoder(bytes.NewReader(target.Spec.Raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&spec); err != nil {
+		return nil, false, failed(v1alpha1.ReasonInvalidSpec, "spec.target.spec is not a terraform-controller Configuration spec: %v", err)
+	}
+	cfg = cfg.DeepCopy()
+	cfg.Spec = spec
+	return cfg, exists, nil
+}
+
+// validate checks the Configuration as terraform-controller would, and
+// that it is of the one kind the step-runner runs (inline HCL).
+func validate(cfg *tfv1beta2.Configuration) (tftypes.ConfigurationType, error) {
+	cfgType, err := tfcfg.ValidConfigurationObject(cfg)
+	if err != nil {
+		return "", failed(v1alpha1.ReasonInvalidConfiguration, "Configuration %s/%s: %v", cfg.Namespace, cfg.Name, err)
+	}
+	if cfgType != tftypes.ConfigurationHCL {
+		return "", failed(v1alpha1.ReasonInvalidConfiguration,
+			"Configuration %s/%s uses spec.remote, which the step-runner does not support yet: use spec.hcl", cfg.Namespace, cfg.Name)
+	}
+	return cfgType, nil
+}
+
+// credentials reads the environment the Configuration's Provider gives
+// Terraform (the cloud's keys).
+func (r *Resolver) credentials(ctx context.Context, cfg *tfv1beta2.Configuration, ref *crossplane.Reference) (map[string]string, error) {
+	provider, err := r.provider(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if provider == nil {
+		return nil, failed(v1alpha1.ReasonProviderNotFound,
+			"Configuration %s/%s refers to Provider %s/%s, which does not exist: enable the provider's addon or fix spec.providerRef",
+			cfg.Namespace, cfg.Name, ref.Namespace, ref.Name)
+	}
+	region := cfg.Spec.Region
+	if region == "" {
+		region = provider.Spec.Region
+	}
+	// The same call terraform-controller makes (without its side effect of
+	// writing the region back into the Configuration).
+	creds, err := tfprovider.GetProviderCredentials(ctx, r.Client, provider, region)
+	if err != nil {
+		return nil, failed(v1alpha1.ReasonCredentialsInvalid,
+			"credentials of Provider %s/%s cannot be read: %v; check its Secret", ref.Namespace, ref.Name, err)
+	}
+	return creds, nil
+}
+
+// provider reads a Provider from the cache, and live when the cache does
+// not have it; nil when it does not exist.
+func (r *Resolver) provider(ctx context.Context, ref *crossplane.Reference) (*tfv1beta1.Provider, error) {
+	if r.Cached != nil {
+		p, err := tfprovider.GetProviderFromConfiguration(ctx, r.Cached, ref.Namespace, ref.Name)
+		if p != nil || err != nil {
+			return p, err
+		}
+	}
+	return tfprovider.GetProviderFromConfiguration(ctx, r.Client, ref.Namespace, ref.Name)
+}
+
+// secretName matches the variables whose values are redacted from output.
+var secretName = regexp.MustCompile(`(?i)pass|secret|token|key|credential|private`)
+
+// render builds the workspace target: the module with terraform-controller's
+// backend block, its variables, and the values never to show.
+func (r *Resolver) render(cfg *tfv1beta2.Configuration, cfgType tftypes.ConfigurationType, meta *process.TFConfigurationMeta, env map[string]string) (terraform.Target, error) {
+	hcl, be, err := meta.RenderConfiguration(cfg, cfgType)
+	if err != nil {
+		return terraform.Target{}, failed(v1alpha1.ReasonInvalidConfiguration, "Configuration %s/%s: %v", cfg.Namespace, cfg.Name, err)
+	}
+	variables, err := tfcfg.RawExtension2Map(cfg.Spec.Variable)
+	if err != nil {
+		return terraform.Target{}, failed(v1alpha1.ReasonInvalidSpec, "Configuration %s/%s: spec.variable is not an object: %v", cfg.Namespace, cfg.Name, err)
+	}
+	var secrets []string
+	for _, v := range env {
+		secrets = append(secrets, v)
+	}
+	for k, v := range variables {
+		if s, ok := v.(string); ok && secretName.MatchString(k) {
+			secrets = append(secrets, s)
+		}
+	}
+	sort.Strings(secrets)
+	var backendConfig []string
+	if _, ok := be.(*backend.K8SBackend); ok && r.BackendKubeconfig != "" {
+		backendConfig = []string{"config_path=" + r.BackendKubeconfig, "in_cluster_config=false"}
+	}
+	return terraform.Target{
+		Key:           cfg.Namespace + "/" + cfg.Name,
+		HCL:           hcl,
+		Variables:     variables,
+		Env:           env,
+		BackendConfig: backendConfig,
+		Secrets:       secrets,
+	}, nil
+}
+
+// get reads from the cache, and live when the cache does not have it.
+func (r *Resolver) get(ctx context.Context, key types.NamespacedName, obj client.Object) error {
+	if r.Cached != nil {
+		err := r.Cached.Get(ctx, key, obj)
+		if !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	return r.Client.Get(ctx, key, obj)
+}
+
+// Hash identifies the resolved target's inputs (HCL, variables, provider
+// environment): a plan made for one hash does not hold for another.
+func (r *Resolved) Hash() string {
+	h := sha256.New()
+	data, _ := json.Marshal(struct {
+		HCL  string
+		Vars map[string]any
+		Env  map[string]string
+	}{r.Target.HCL, r.Target.Variables, r.Target.Env})
+	h.Write(data)
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}

@@ -1,0 +1,145 @@
+package target
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	crossplane "github.com/oam-dev/terraform-controller/api/types/crossplane-runtime"
+	tfv1beta1 "github.com/oam-dev/terraform-controller/api/v1beta1"
+	tfv1beta2 "github.com/oam-dev/terraform-controller/api/v1beta2"
+
+	"github.com/vela-infra/vela-infra/pkg/apis/infra/v1alpha1"
+)
+
+const hcl = `resource "mycloud_vpc" "this" {}`
+
+func cluster(t *testing.T, objs ...client.Object) client.Client {
+	t.Helper()
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, tfv1beta1.AddToScheme, tfv1beta2.AddToScheme} {
+		if err := add(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := []client.Object{
+		&tfv1beta1.Provider{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "mycloud"}, Spec: tfv1beta1.ProviderSpec{
+			Provider: "custom", Credentials: tfv1beta1.ProviderCredentials{Source: crossplane.CredentialsSourceSecret,
+				SecretRef: &crossplane.SecretKeySelector{SecretReference: crossplane.SecretReference{Namespace: "team", Name: "creds"}, Key: "credentials"}},
+		}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "creds"}, Data: map[string][]byte{
+			"credentials": []byte("MYCLOUD_ACCESS_KEY: AKFAKE\nMYCLOUD_SECRET_KEY: the-secret-key\n"),
+		}},
+	}
+	return fake.NewClientBuilder().WithScheme(s).WithObjects(append(base, objs...)...).Build()
+}
+
+func configuration(vars string) *tfv1beta2.Configuration {
+	return &tfv1beta2.Configuration{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "network"}, Spec: tfv1beta2.ConfigurationSpec{
+		HCL: hcl, Variable: &runtime.RawExtension{Raw: []byte(vars)}, ProviderReference: &crossplane.Reference{Namespace: "team", Name: "mycloud"},
+	}}
+}
+
+// resolved is what a test compares of a Resolved.
+type resolved struct {
+	Exists        bool
+	Key, ApplyJob string
+	Env           map[string]string
+	Variables     map[string]any
+	BackendConfig []string
+	Secrets       []string
+	HCLHasBackend bool
+}
+
+func TestResolve(t *testing.T) {
+	env := map[string]string{"MYCLOUD_ACCESS_KEY": "AKFAKE", "MYCLOUD_SECRET_KEY": "the-secret-key"}
+	cases := map[string]struct {
+		objs     []client.Object
+		resolver Resolver
+		target   v1alpha1.Target
+		want     resolved
+	}{
+		"a Configuration in the cluster": {
+			objs:   []client.Object{configuration(`{"name": "legacy", "db_password": "hunter22"}`)},
+			target: v1alpha1.Target{ConfigurationName: "network"},
+			want: resolved{Exists: true, Key: "team/network", ApplyJob: "network-apply", Env: env, HCLHasBackend: true,
+				Variables: map[string]any{"name": "legacy", "db_password": "hunter22"},
+				// Credentials and secret-looking variables are never shown.
+				Secrets: []string{"AKFAKE", "hunter22", "the-secret-key"}},
+		},
+		"the spec a step passes, before the Configuration exists": {
+			resolver: Resolver{BackendKubeconfig: "/tmp/kubeconfig"},
+			target: v1alpha1.Target{ConfigurationName: "network", Spec: &runtime.RawExtension{
+				Raw: []byte(`{"hcl": "` + `resource \"mycloud_vpc\" \"this\" {}` + `", "providerRef": {"namespace": "team", "name": "mycloud"}}`)}},
+			want: resolved{Key: "team/network", ApplyJob: "network-apply", Env: env, HCLHasBackend: true,
+				BackendConfig: []string{"config_path=/tmp/kubeconfig", "in_cluster_config=false"}, Secrets: []string{"AKFAKE", "the-secret-key"}},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := tc.resolver
+			r.Client = cluster(t, tc.objs...)
+			res, err := r.Resolve(context.Background(), "team", tc.target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := resolved{Exists: res.Exists, Key: res.Target.Key, ApplyJob: res.ApplyJob, Env: res.Target.Env, Variables: res.Target.Variables,
+				BackendConfig: res.Target.BackendConfig, Secrets: res.Target.Secrets, HCLHasBackend: len(res.Target.HCL) > len(hcl)}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestResolveFailures(t *testing.T) {
+	cases := map[string]struct {
+		objs     []client.Object
+		resolver Resolver
+		target   v1alpha1.Target
+		reason   string
+	}{
+		"no Configuration and no spec": {target: v1alpha1.Target{ConfigurationName: "network"}, reason: v1alpha1.ReasonConfigurationNotFound},
+		"no Configuration, state keyed by UID": {resolver: Resolver{ControllerNamespace: "terraform"}, reason: v1alpha1.ReasonConfigurationNotFound,
+			target: v1alpha1.Target{ConfigurationName: "network", Spec: &runtime.RawExtension{Raw: []byte(`{"hcl": "x"}`)}}},
+		"remote module": {reason: v1alpha1.ReasonInvalidConfiguration,
+			target: v1alpha1.Target{ConfigurationName: "network", Spec: &runtime.RawExtension{Raw: []byte(`{"remote": "https://example.com/m.git"}`)}}},
+		"variables not an object": {objs: []client.Object{configuration(`["a"]`)}, target: v1alpha1.Target{ConfigurationName: "network"}, reason: v1alpha1.ReasonInvalidSpec},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := tc.resolver
+			r.Client = cluster(t, tc.objs...)
+			_, err := r.Resolve(context.Background(), "team", tc.target)
+			var te *Error
+			if !errors.As(err, &te) || te.Reason != tc.reason {
+				t.Errorf("err %v, want a target.Error with reason %s", err, tc.reason)
+			}
+		})
+	}
+}
+
+// TestHashFollowsTheInputs: a plan made for one hash does not hold for
+// another; the same inputs give the same hash.
+func TestHashFollowsTheInputs(t *testing.T) {
+	resolve := func(vars string) string {
+		r := Resolver{Client: cluster(t, configuration(vars))}
+		res, err := r.Resolve(context.Background(), "team", v1alpha1.Target{ConfigurationName: "network"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Hash()
+	}
+	a, again, b := resolve(`{"cidr": "10.0.0.0/16"}`), resolve(`{"cidr": "10.0.0.0/16"}`), resolve(`{"cidr": "10.1.0.0/16"}`)
+	if a != again || a == b {
+		t.Errorf("hashes %s, %s (same inputs), %s (other cidr)", a, again, b)
+	}
+}
