@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -16,6 +17,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/vela-infra/vela-infra/internal/controller"
+	"github.com/vela-infra/vela-infra/internal/target"
 	"github.com/vela-infra/vela-infra/internal/terraform"
 )
 
@@ -40,6 +42,8 @@ func run() error {
 		metricsAddr         = flag.String("metrics-bind-address", ":8080", "metrics endpoint address (0 disables)")
 		probeAddr           = flag.String("health-probe-bind-address", ":8081", "health probe address")
 		leaderElect         = flag.Bool("leader-elect", false, "elect a leader, for more than one replica")
+		allowedProviders    = flag.String("allowed-providers", strings.Join(target.DefaultAllowedProviders, ","), "provider types a target's module may use, comma-separated (the builtin terraform provider is always allowed)")
+		providerNamespaces  = flag.String("provider-namespaces", strings.Join(target.DefaultProviderNamespaces, ","), "namespaces of the Providers every tenant may use, comma-separated (a target's own namespace always counts)")
 		providerTLS         = flag.Bool("provider-tls", false, "keep go-plugin's mTLS between Terraform and its providers (off: TF_DISABLE_PLUGIN_TLS=1, about 40 ms less per provider launch, three launches per plan)")
 	)
 	opts := zap.Options{}
@@ -70,6 +74,7 @@ func run() error {
 	}
 	if err := controller.Setup(mgr, controller.Options{
 		Runner: runner, ControllerNamespace: *controllerNamespace, BackendKubeconfig: *backendKubeconfig, MaxConcurrent: *maxConcurrent,
+		Tenancy: target.Tenancy{AllowedProviders: list(*allowedProviders), ProviderNamespaces: list(*providerNamespaces)},
 	}); err != nil {
 		return err
 	}
@@ -81,4 +86,16 @@ func run() error {
 	}
 	ctrl.Log.Info("starting step-runner", "terraform", *terraformBin, "workDir", *workDir)
 	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// list splits a comma-separated flag value, dropping empty items: an empty
+// flag is an empty list, not the default.
+func list(s string) []string {
+	out := []string{}
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }

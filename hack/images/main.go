@@ -96,13 +96,12 @@ func run(binDir, outDir string) error {
 	}
 
 	mirror := filepath.Join(binDir, "terraform-providers")
+	// Providers come only from the image's mirror: without a direct block
+	// Terraform downloads nothing at run time, whatever a module asks for.
 	terraformrc := []byte(`provider_installation {
   filesystem_mirror {
     path    = "/usr/share/terraform/providers"
     include = ["registry.terraform.io/vela-infra/*"]
-  }
-  direct {
-    exclude = ["registry.terraform.io/vela-infra/*"]
   }
 }
 `)

@@ -62,6 +62,9 @@ type Options struct {
 	// ProgressAfter is how long a run goes before its Progressing
 	// condition is written (default 2s; negative: at once).
 	ProgressAfter time.Duration
+	// Tenancy bounds what a namespace's targets may reach (zero: the
+	// defaults of internal/target).
+	Tenancy target.Tenancy
 }
 
 // Setup registers the three step reconcilers, the drift gauge and the
@@ -77,8 +80,9 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		return fmt.Errorf("create API client: %w", err)
 	}
 	rt := &Runtime{
-		Client:        mgr.GetClient(),
-		Resolver:      &target.Resolver{Client: live, Cached: mgr.GetClient(), ControllerNamespace: o.ControllerNamespace, BackendKubeconfig: o.BackendKubeconfig},
+		Client: mgr.GetClient(),
+		Resolver: &target.Resolver{Client: live, Cached: mgr.GetClient(), ControllerNamespace: o.ControllerNamespace, BackendKubeconfig: o.BackendKubeconfig,
+			Tenancy: o.Tenancy},
 		Workspaces:    TerraformOpener(o.Runner),
 		Recorder:      mgr.GetEventRecorderFor("vela-infra-step-runner"),
 		RetryAfter:    o.RetryAfter,

@@ -368,7 +368,7 @@ func TestBadInputStallsWithANamedField(t *testing.T) {
 			Resources: []v1alpha1.ImportResource{{Address: "mycloud_vpc.other", ID: "vpc-legacy01"}}}}, v1alpha1.ReasonInvalidConfiguration, "mycloud_vpc.other <- vpc-legacy01"},
 		{&v1alpha1.InfraImport{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "id-not-in-cloud"}, Spec: v1alpha1.InfraImportSpec{Target: v1alpha1.Target{ConfigurationName: "network"},
 			Resources: []v1alpha1.ImportResource{{Address: "mycloud_vpc.this", ID: "vpc-missing99"}}}}, v1alpha1.ReasonCloudNotFound, "vpc-missing99"},
-		{brokenHCL, v1alpha1.ReasonInvalidConfiguration, "fix the component"},
+		{brokenHCL, v1alpha1.ReasonInvalidConfiguration, "spec.target.spec.hcl is refused: line 1: syntax"},
 		{noProvider, v1alpha1.ReasonProviderNotFound, "Provider " + f.ns + "/nope, which does not exist"},
 		{unknownField, v1alpha1.ReasonInvalidSpec, `unknown field "colour"`},
 		{missingVar, v1alpha1.ReasonInvalidConfiguration, "No value for required variable"},

@@ -52,6 +52,8 @@ type Resolver struct {
 	// this kubeconfig instead of the in-cluster config (running outside a
 	// pod, as in tests).
 	BackendKubeconfig string
+	// Tenancy bounds what a target may reach (zero: the defaults).
+	Tenancy Tenancy
 }
 
 // Resolved is a resolved target.
@@ -80,14 +82,25 @@ func failed(reason, format string, args ...any) error {
 }
 
 // Resolve resolves target for a step-run object in namespace, in phases:
-// the Configuration, its Provider's credentials, then the rendered module.
+// the Configuration, what the tenant may do with it, its Provider's
+// credentials, then the rendered module.
 func (r *Resolver) Resolve(ctx context.Context, namespace string, target v1alpha1.Target) (*Resolved, error) {
+	if err := checkName(namespace, target.ConfigurationName); err != nil {
+		return nil, err
+	}
 	cfg, exists, err := r.configuration(ctx, namespace, target)
 	if err != nil {
 		return nil, err
 	}
 	cfgType, err := validate(cfg)
 	if err != nil {
+		return nil, err
+	}
+	field := "spec"
+	if target.Spec != nil {
+		field = "spec.target.spec"
+	}
+	if err := r.Tenancy.admit(cfg, field); err != nil {
 		return nil, err
 	}
 	var opts []process.Option

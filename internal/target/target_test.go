@@ -3,6 +3,7 @@ package target
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -141,5 +142,61 @@ func TestHashFollowsTheInputs(t *testing.T) {
 	a, again, b := resolve(`{"cidr": "10.0.0.0/16"}`), resolve(`{"cidr": "10.0.0.0/16"}`), resolve(`{"cidr": "10.1.0.0/16"}`)
 	if a != again || a == b {
 		t.Errorf("hashes %s, %s (same inputs), %s (other cidr)", a, again, b)
+	}
+}
+
+// TestResolveKeepsATenantInItsNamespace: nothing in a target may reach
+// another tenant's state, credentials or the step-runner's files; each
+// refusal names the field.
+func TestResolveKeepsATenantInItsNamespace(t *testing.T) {
+	spec := func(s string) v1alpha1.Target {
+		return v1alpha1.Target{ConfigurationName: "network", Spec: &runtime.RawExtension{Raw: []byte(s)}}
+	}
+	const vpc = `resource \"mycloud_vpc\" \"this\" {}`
+	withBackend := configuration(`{}`)
+	withBackend.Spec.Backend = &tfv1beta2.Backend{SecretSuffix: "network", InClusterConfig: true}
+	cases := map[string]struct {
+		objs     []client.Object
+		resolver Resolver
+		target   v1alpha1.Target
+		reason   string
+		message  string
+	}{
+		"another state through the step's backend": {
+			target: spec(`{"hcl": "` + vpc + `", "backend": {"backendType": "kubernetes", "kubernetes": {"secret_suffix": "network", "namespace": "vela-system"}}}`),
+			reason: v1alpha1.ReasonInvalidSpec, message: "Configuration team/network: spec.target.spec.backend is set"},
+		"another state through the Configuration's backend": {
+			objs: []client.Object{withBackend}, target: v1alpha1.Target{ConfigurationName: "network"},
+			reason: v1alpha1.ReasonInvalidSpec, message: "Configuration team/network: spec.backend is set"},
+		"another tenant's Provider": {
+			target: spec(`{"hcl": "` + vpc + `", "providerRef": {"namespace": "team-a", "name": "mycloud"}}`),
+			reason: v1alpha1.ReasonInvalidSpec, message: "spec.target.spec.providerRef names Provider team-a/mycloud: a target may use a Provider of its own namespace or a shared one (namespaces default), not another tenant's"},
+		"a shared Provider passes the check (and is then looked up)": {
+			target: spec(`{"hcl": "` + vpc + `", "providerRef": {"namespace": "default", "name": "mycloud"}}`),
+			reason: v1alpha1.ReasonProviderNotFound, message: "refers to Provider default/mycloud, which does not exist"},
+		"another state through the module": {
+			target: spec(`{"hcl": "\ndata \"terraform_remote_state\" \"victim\" {\n  backend = \"kubernetes\"\n}"}`),
+			reason: v1alpha1.ReasonInvalidConfiguration, message: `spec.target.spec.hcl is refused: line 2: data "terraform_remote_state" "victim": reading another Terraform state is not allowed`},
+		"a provider not on the list": {
+			resolver: Resolver{Tenancy: Tenancy{AllowedProviders: []string{"aws"}}},
+			target:   spec(`{"hcl": "` + vpc + `"}`),
+			reason:   v1alpha1.ReasonInvalidConfiguration, message: `provider "mycloud" is not allowed here (allowed: terraform, aws)`},
+		"HCL that does not parse names the line": {
+			target: spec(`{"hcl": "resource \"mycloud_vpc\" \"v\" {\n  name = \n}"}`),
+			reason: v1alpha1.ReasonInvalidConfiguration, message: "spec.target.spec.hcl is refused: line 2: syntax: Invalid expression"},
+		"a name that is not a Configuration name": {
+			target: v1alpha1.Target{ConfigurationName: "../vela-system/network"},
+			reason: v1alpha1.ReasonInvalidSpec, message: `spec.target.configurationName "../vela-system/network" in namespace team is not a Configuration name`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := tc.resolver
+			r.Client = cluster(t, tc.objs...)
+			_, err := r.Resolve(context.Background(), "team", tc.target)
+			var te *Error
+			if !errors.As(err, &te) || te.Reason != tc.reason || !strings.Contains(te.Message, tc.message) {
+				t.Errorf("err %v, want reason %s and a message containing %q", err, tc.reason, tc.message)
+			}
+		})
 	}
 }
