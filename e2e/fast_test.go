@@ -271,7 +271,7 @@ spec:
 	// A change to show: public-read. While it waits, someone turns on
 	// versioning in the console.
 	up(t, "stale", app("public-read"))
-	status := eventually(t, 3*time.Minute, `acl: "private" -> "public-read"`, "status", "stale")
+	eventually(t, 3*time.Minute, `acl: "private" -> "public-read"`, "status", "stale")
 	eventually(t, time.Minute, "suspending", "status", "stale")
 	var id string
 	for _, r := range cloud.Requests() {
@@ -284,7 +284,7 @@ spec:
 	if out, err := vela(t, "workflow", "resume", "stale"); err != nil {
 		t.Fatalf("vela workflow resume: %v\n%s", err, out)
 	}
-	status = eventually(t, 3*time.Minute, "changed since plan", "status", "stale")
+	status := eventually(t, 3*time.Minute, "changed since plan", "status", "stale")
 	for _, want := range []string{"nothing was applied", "versioning: true -> false", "vela workflow restart stale"} {
 		if !strings.Contains(status, want) {
 			t.Errorf("vela status lacks %q:\n%s", want, status)

@@ -173,5 +173,5 @@ func runJobPod(ctx context.Context, cs *kubernetes.Clientset, ns, name, configMa
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return 0, fmt.Errorf("Job %s/%s did not complete in 3 minutes", ns, name)
+	return 0, fmt.Errorf("the Job %s/%s did not complete in 3 minutes", ns, name)
 }

@@ -79,6 +79,10 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	if err := requireJSON(r, body); err != nil {
+		writeError(w, err)
+		return
+	}
 	switch {
 	case path == "seed" && r.Method == http.MethodPost:
 		out, err := s.seed(body)

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -116,10 +117,6 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.ResponseWriter.WriteHeader(code)
 }
 
-type ctxKey int
-
-const accessKeyCtx ctxKey = 0
-
 // api wraps /v1 handlers with fault injection, authentication, the request
 // log and the access log.
 func (s *Server) api(next http.Handler) http.Handler {
@@ -147,6 +144,10 @@ func (s *Server) api(next http.Handler) http.Handler {
 		entry.AccessKey = id
 		if err != nil {
 			writeError(rec, &APIError{Status: http.StatusUnauthorized, Code: "Unauthorized", Message: err.Error()})
+			return
+		}
+		if err := requireJSON(r, body); err != nil {
+			writeError(rec, err)
 			return
 		}
 		if f := s.matchFault(r); f != nil {
@@ -185,6 +186,24 @@ func (s *Server) admin(next http.Handler) http.Handler {
 		s.cfg.Logger.Info("admin request", "method", r.Method, "path", r.URL.Path)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// requireJSON rejects a POST, PUT or PATCH whose body is not declared as
+// JSON. A call without a body (POST /admin/v1/reset) needs no Content-Type.
+func requireJSON(r *http.Request, body []byte) *APIError {
+	if len(body) == 0 || (r.Method != http.MethodPost && r.Method != http.MethodPut && r.Method != http.MethodPatch) {
+		return nil
+	}
+	ct := r.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err == nil && mt == "application/json" {
+		return nil
+	}
+	got := "no Content-Type header"
+	if ct != "" {
+		got = fmt.Sprintf("Content-Type %q", ct)
+	}
+	return &APIError{Status: http.StatusUnsupportedMediaType, Code: "UnsupportedMediaType",
+		Message: fmt.Sprintf("%s %s: the body must be JSON sent with the header 'Content-Type: application/json', got %s", r.Method, r.URL.Path, got)}
 }
 
 func (s *Server) record(e RequestLogEntry) {

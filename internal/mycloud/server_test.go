@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vela-infra/vela-infra/internal/mycloud"
+	"github.com/vela-infra/vela-infra/internal/mycloud/auth"
 	"github.com/vela-infra/vela-infra/internal/mycloud/client"
 )
 
@@ -63,6 +64,9 @@ func (e *env) admin(t *testing.T, method, path string, body any) (int, map[strin
 	}
 	req, _ := http.NewRequest(method, e.url+path, rd)
 	req.Header.Set("Authorization", "Bearer "+testAdmin)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -234,6 +238,64 @@ func TestBadInput(t *testing.T) {
 			t.Fatalf("unsigned request: want 401, got %d", resp.StatusCode)
 		}
 	})
+}
+
+// TestContentType checks that a body not declared as JSON is refused with 415
+// and an error naming the header, on the API and on the admin API.
+func TestContentType(t *testing.T) {
+	e := newEnv(t, 0)
+	vpc := mustCreate(t, e, mycloud.KindVPC, map[string]any{"name": "main", "cidr": "10.0.0.0/16"})
+	const vpcBody = `{"name":"other","cidr":"10.1.0.0/16"}`
+	cases := map[string]struct {
+		method, path, contentType, body string
+		admin                           bool
+		want                            int
+	}{
+		"api post form":         {http.MethodPost, "/v1/vpcs", "application/x-www-form-urlencoded", vpcBody, false, 415},
+		"api post no header":    {http.MethodPost, "/v1/vpcs", "", vpcBody, false, 415},
+		"api post text":         {http.MethodPost, "/v1/vpcs", "text/plain", vpcBody, false, 415},
+		"api patch form":        {http.MethodPatch, "/v1/vpcs/" + vpc.String("id"), "application/x-www-form-urlencoded", `{"name":"x"}`, false, 415},
+		"api post json charset": {http.MethodPost, "/v1/vpcs", "application/json; charset=utf-8", vpcBody, false, 201},
+		"admin post form":       {http.MethodPost, "/admin/v1/faults", "application/x-www-form-urlencoded", `{"path":"/v1/","latency_ms":1}`, true, 415},
+		"admin patch no header": {http.MethodPatch, "/admin/v1/resources/vpcs/" + vpc.String("id"), "", `{"name":"y"}`, true, 415},
+		"admin post no body":    {http.MethodPost, "/admin/v1/reset", "", "", true, 200},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, e.url+tc.path, strings.NewReader(tc.body))
+			if tc.contentType != "" {
+				req.Header.Set("Content-Type", tc.contentType)
+			}
+			if tc.admin {
+				req.Header.Set("Authorization", "Bearer "+testAdmin)
+			} else {
+				auth.Sign(req, []byte(tc.body), testKey, testSecret, time.Now())
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var out struct {
+				Error struct{ Code, Message string } `json:"error"`
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+				t.Fatalf("HTTP %d: body is not JSON: %v", resp.StatusCode, err)
+			}
+			if resp.StatusCode != tc.want {
+				t.Fatalf("want HTTP %d, got %d: %+v", tc.want, resp.StatusCode, out.Error)
+			}
+			if tc.want != 415 {
+				return
+			}
+			if out.Error.Code != "UnsupportedMediaType" || !strings.Contains(out.Error.Message, "Content-Type: application/json") {
+				t.Fatalf("415 error does not name the header: %+v", out.Error)
+			}
+			if tc.contentType != "" && !strings.Contains(out.Error.Message, tc.contentType) {
+				t.Fatalf("415 error does not say what was sent (%q): %s", tc.contentType, out.Error.Message)
+			}
+		})
+	}
 }
 
 func TestAuth(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Resource statuses.
@@ -150,7 +151,7 @@ func (t *Tx) Delete(kindName, id string) error {
 // Reset removes every record.
 func (t *Tx) Reset() error {
 	for _, k := range Kinds {
-		if err := t.tx.DeleteBucket([]byte(k)); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+		if err := t.tx.DeleteBucket([]byte(k)); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
 			return err
 		}
 		if _, err := t.tx.CreateBucket([]byte(k)); err != nil {

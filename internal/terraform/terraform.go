@@ -10,7 +10,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -119,7 +121,9 @@ func (r *Runner) open(ctx context.Context, t Target) (*Workspace, error) {
 		return nil, err
 	}
 	// A previous run's import blocks must not leak into this one.
-	_ = os.Remove(filepath.Join(dir, importsFile))
+	if err := os.Remove(filepath.Join(dir, importsFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("remove a previous run's import blocks: %w", err)
+	}
 	if err := writeIfChanged(filepath.Join(dir, mainFile), []byte(t.HCL)); err != nil {
 		return nil, err
 	}
@@ -438,13 +442,19 @@ func (w *Workspace) PullState(ctx context.Context) (string, error) {
 	return s, err
 }
 
-// PushState restores a raw state taken with PullState.
-func (w *Workspace) PushState(ctx context.Context, state string) error {
+// PushState restores a raw state taken with PullState. The copy it pushes
+// from is removed afterwards; failing to remove it is an error even after a
+// good push, since a state holds sensitive values and the workspace stays.
+func (w *Workspace) PushState(ctx context.Context, state string) (err error) {
 	path := filepath.Join(w.Dir, "restore.tfstate")
 	if err := os.WriteFile(path, []byte(state), 0o600); err != nil {
 		return err
 	}
-	defer os.Remove(path)
+	defer func() {
+		if rmErr := os.Remove(path); rmErr != nil {
+			err = errors.Join(err, fmt.Errorf("remove the copy of the state pushed (delete %s by hand: it may hold sensitive values): %w", path, rmErr))
+		}
+	}()
 	return w.run(ctx, "state push", func(ctx context.Context) error {
 		return w.tf.StatePush(ctx, path, tfexec.Force(true), tfexec.Lock(true), tfexec.LockTimeout(w.runner.lockTimeout()))
 	})

@@ -113,6 +113,9 @@ func TestPlanApplyReuseImportRestore(t *testing.T) {
 	if err := ws.PushState(ctx, backup); err != nil {
 		t.Fatalf("restore: %v", err)
 	}
+	if _, err := os.Stat(filepath.Join(ws.Dir, "restore.tfstate")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the copy of the pushed state is still in the workspace: %v", err)
+	}
 	state, err = ws.State(ctx)
 	if err != nil {
 		t.Fatal(err)

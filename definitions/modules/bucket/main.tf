@@ -1,6 +1,8 @@
 # mycloud object storage bucket. Provider settings come from
 # MYCLOUD_ENDPOINT, MYCLOUD_ACCESS_KEY and MYCLOUD_SECRET_KEY.
 terraform {
+  # 1.5: import blocks (InfraImport) and strcontains.
+  required_version = ">= 1.5"
   required_providers {
     mycloud = {
       source  = "vela-infra/mycloud"

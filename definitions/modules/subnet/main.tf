@@ -1,6 +1,8 @@
 # mycloud subnet inside a VPC. Provider settings come from MYCLOUD_ENDPOINT,
 # MYCLOUD_ACCESS_KEY and MYCLOUD_SECRET_KEY.
 terraform {
+  # 1.5: import blocks (InfraImport).
+  required_version = ">= 1.5"
   required_providers {
     mycloud = {
       source  = "vela-infra/mycloud"

@@ -164,7 +164,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		}
 		wait = min(wait, c.MaxBackoff)
 		if err := sleep(ctx, wait); err != nil {
-			return fmt.Errorf("%s %s: %w (last error: %v)", method, path, err, lastErr)
+			return fmt.Errorf("%s %s: %w (last error: %w)", method, path, err, lastErr)
 		}
 		backoff = min(backoff*2, c.MaxBackoff)
 	}

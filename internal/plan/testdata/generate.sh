@@ -52,13 +52,13 @@ plan update-with-sensitive
 stack 10.1.0.0/16 prod 20 Fixture-Passw0rd-1
 plan replace
 vpc=$(tf state show -no-color mycloud_vpc.main | awk -F'"' '/ id /{print $2}')
-curl -fsS -X PATCH -H "Authorization: Bearer $MYCLOUD_ADMIN_TOKEN" -d '{"tags":{"env":"console","extra":"x"}}' "$MYCLOUD_ENDPOINT/admin/v1/resources/vpcs/$vpc" >/dev/null
+curl -fsS -X PATCH -H "Authorization: Bearer $MYCLOUD_ADMIN_TOKEN" -H "Content-Type: application/json" -d '{"tags":{"env":"console","extra":"x"}}' "$MYCLOUD_ENDPOINT/admin/v1/resources/vpcs/$vpc" >/dev/null
 stack 10.0.0.0/16 prod 20 Fixture-Passw0rd-1
 plan drift-refresh-only -refresh-only
 plan drift-normal
 printf 'terraform {\n  required_providers {\n    mycloud = { source = "vela-infra/mycloud" }\n  }\n}\n' >"$work/ws/main.tf"
 plan destroy-all
-curl -fsS -X POST -H "Authorization: Bearer $MYCLOUD_ADMIN_TOKEN" -d '{"buckets":[{"id":"bucket-old01","name":"old-bucket"}]}' "$MYCLOUD_ENDPOINT/admin/v1/seed" >/dev/null
+curl -fsS -X POST -H "Authorization: Bearer $MYCLOUD_ADMIN_TOKEN" -H "Content-Type: application/json" -d '{"buckets":[{"id":"bucket-old01","name":"old-bucket"}]}' "$MYCLOUD_ENDPOINT/admin/v1/seed" >/dev/null
 cat >>"$work/ws/main.tf" <<'HCL'
 import {
   to = mycloud_bucket.old

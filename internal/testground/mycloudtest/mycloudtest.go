@@ -241,6 +241,9 @@ func (c *Cloud) Admin(method, path string, body any, out any) error {
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+AdminToken)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
