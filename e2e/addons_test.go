@@ -2,24 +2,33 @@ package e2e
 
 import (
 	"context"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	tfv1beta1 "github.com/oam-dev/terraform-controller/api/v1beta1"
 
 	"github.com/vela-infra/vela-infra/internal/testground/testenv"
 )
 
-// TestAddonsEnableAndDisableOffline enables both addons from their local
-// directories with the real vela CLI on a fresh API server running the real
-// vela-core (no network), and disables the step-runner's addon again.
+// TestAddonsEnableAndDisableOffline enables the three addons from their
+// local directories with the real vela CLI on a fresh API server running the
+// real vela-core (no network): terraform first, since terraform-mycloud
+// declares it as a dependency and KubeVela never installs the dependencies of
+// a local addon. Then it disables them again.
 func TestAddonsEnableAndDisableOffline(t *testing.T) {
 	setup(t)
 	env2, err := testenv.Start()
@@ -34,7 +43,7 @@ func TestAddonsEnableAndDisableOffline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Stop()
-	vela := func(args ...string) string {
+	vela := func(t *testing.T, args ...string) string {
 		t.Helper()
 		out, err := s.Vela(bin(t, "vela"), args...)
 		if err != nil {
@@ -42,6 +51,18 @@ func TestAddonsEnableAndDisableOffline(t *testing.T) {
 		}
 		return out
 	}
+	t.Run("the terraform addon renders terraform-controller's chart", func(t *testing.T) {
+		testTerraformAddonRendersTheChart(t, s)
+	})
+
+	// The API server already has terraform-controller's CRDs (testenv
+	// installs them): the addon adopts them, as it would after helm.
+	kubevela, err := testenv.ModuleDir("github.com/oam-dev/kubevela")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vela(t, "def", "apply", filepath.Join(kubevela, "vela-templates", "definitions", "internal", "component", "k8s-objects.cue"))
+	vela(t, "addon", "enable", filepath.Join(root, "addons", "terraform"))
 	if err := s.EnableAddons(root, bin(t, "vela"), "http://10.0.0.5:8480", "AKEXAMPLE", "sentinel-Secret-9"); err != nil {
 		t.Fatal(err)
 	}
@@ -50,12 +71,12 @@ func TestAddonsEnableAndDisableOffline(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	for _, name := range []string{"terraform-mycloud", "vela-infra"} {
-		if out := vela("addon", "status", name); !strings.Contains(out, "enabled") {
+	for _, name := range []string{"terraform", "terraform-mycloud", "vela-infra"} {
+		if out := vela(t, "addon", "status", name); !strings.Contains(out, "enabled") {
 			t.Errorf("vela addon status %s:\n%s", name, out)
 		}
 	}
-	defs := vela("def", "list")
+	defs := vela(t, "def", "list")
 	for _, d := range []string{"mycloud-vpc", "mycloud-mysql", "infra-import", "infra-drift", "infra-plan", "infra-approve"} {
 		if !strings.Contains(defs, d) {
 			t.Errorf("definition %s not registered:\n%s", d, defs)
@@ -71,17 +92,204 @@ func TestAddonsEnableAndDisableOffline(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
-	eventually("the mycloud Provider", func() bool {
-		return c.Get(ctx, types.NamespacedName{Namespace: "default", Name: "mycloud"}, &tfv1beta1.Provider{}) == nil
-	})
-	deployment := types.NamespacedName{Namespace: "vela-system", Name: "vela-infra-step-runner"}
-	eventually("the step-runner Deployment", func() bool { return c.Get(ctx, deployment, &appsv1.Deployment{}) == nil })
-	eventually("the InfraApproval CRD", func() bool {
-		return c.Get(ctx, types.NamespacedName{Name: "infraapprovals.infra.vela-infra.io"}, &apiextensionsv1.CustomResourceDefinition{}) == nil
-	})
+	exists := func(key types.NamespacedName, obj client.Object) func() bool {
+		return func() bool { return c.Get(ctx, key, obj) == nil }
+	}
+	gone := func(key types.NamespacedName, obj client.Object) func() bool {
+		return func() bool { return apierrors.IsNotFound(c.Get(ctx, key, obj)) }
+	}
+	controller := types.NamespacedName{Namespace: "vela-system", Name: "terraform-controller"}
+	eventually("the terraform-controller Deployment", exists(controller, &appsv1.Deployment{}))
+	eventually("the mycloud Provider", exists(types.NamespacedName{Namespace: "default", Name: "mycloud"}, &tfv1beta1.Provider{}))
+	stepRunner := types.NamespacedName{Namespace: "vela-system", Name: "vela-infra-step-runner"}
+	eventually("the step-runner Deployment", exists(stepRunner, &appsv1.Deployment{}))
+	eventually("the InfraApproval CRD", exists(types.NamespacedName{Name: "infraapprovals.infra.vela-infra.io"}, &apiextensionsv1.CustomResourceDefinition{}))
 
-	vela("addon", "disable", "vela-infra")
-	eventually("the step-runner Deployment to go", func() bool {
-		return apierrors.IsNotFound(c.Get(ctx, deployment, &appsv1.Deployment{}))
-	})
+	vela(t, "addon", "disable", "vela-infra")
+	eventually("the step-runner Deployment to go", gone(stepRunner, &appsv1.Deployment{}))
+
+	// Disabling terraform removes the controller and, as helm uninstall
+	// would, keeps the CRDs: the Configurations stay.
+	vela(t, "addon", "disable", "terraform-mycloud")
+	vela(t, "addon", "disable", "terraform")
+	eventually("the terraform-controller Deployment to go", gone(controller, &appsv1.Deployment{}))
+	for _, crd := range []string{"configurations.terraform.core.oam.dev", "providers.terraform.core.oam.dev"} {
+		if err := c.Get(ctx, types.NamespacedName{Name: crd}, &apiextensionsv1.CustomResourceDefinition{}); err != nil {
+			t.Errorf("vela addon disable terraform removed the CRD %s: %v", crd, err)
+		}
+	}
+}
+
+// testTerraformAddonRendersTheChart: `vela addon enable ./addons/terraform
+// --dry-run` renders the objects `helm template` renders from
+// terraform-controller's chart (chart/ in its Go module) with the same
+// settings: once with the addon's defaults (the images make images built),
+// once with every parameter set.
+func testTerraformAddonRendersTheChart(t *testing.T, s *testenv.Stack) {
+	tfc, err := testenv.ModuleDir("github.com/oam-dev/terraform-controller")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The images make images built, as it tagged them.
+	built := func(t *testing.T, tool string) string {
+		b, err := os.ReadFile(filepath.Join(root, "bin", "."+tool+".version"))
+		if err != nil {
+			t.Fatalf("%s is not built (make images): %v", tool, err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	for _, tc := range []struct {
+		name       string
+		params     []string
+		helmValues func(t *testing.T) []string
+	}{{
+		name: "defaults",
+		helmValues: func(t *testing.T) []string {
+			return []string{
+				"image.repository=vela-infra/terraform-controller", "image.tag=" + built(t, "terraform-controller"), "image.pullPolicy=IfNotPresent",
+				"terraformImage=vela-infra/terraform:" + strings.TrimPrefix(built(t, "terraform"), "v"),
+				"busyboxImage=vela-infra/busybox:1.35", "gitImage=vela-infra/busybox:1.35", "backend.namespace=vela-system",
+			}
+		},
+	}, {
+		name: "every parameter",
+		params: []string{
+			"imageRepository=registry.example/tfc", "imageTag=t1", "imagePullPolicy=Always",
+			"terraformImage=registry.example/tf:1", "busyboxImage=registry.example/bb:1", "gitImage=registry.example/git:1",
+			"backendNamespace=tfstate", "controllerNamespace=tfjobs", "githubBlocked=true",
+			"allowDeleteProvisioningResource=false", "replicas=2", "jobResources.limits.cpu=750m", "jobResources.requests.memory=100Mi",
+		},
+		helmValues: func(*testing.T) []string {
+			return []string{
+				"image.repository=registry.example/tfc", "image.tag=t1", "image.pullPolicy=Always",
+				"terraformImage=registry.example/tf:1", "busyboxImage=registry.example/bb:1", "gitImage=registry.example/git:1",
+				"backend.namespace=tfstate", "controllerNamespace=tfjobs", "githubBlocked='true'",
+				"featureGates.AllowDeleteProvisioningResource=false", "replicaCount=2", "resources.limits.cpu=750m", "resources.requests.memory=100Mi",
+			}
+		},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dry := exec.Command(bin(t, "vela"), append([]string{"addon", "enable", filepath.Join(root, "addons", "terraform"), "--dry-run"}, tc.params...)...)
+			dry.Env = append(os.Environ(), "KUBECONFIG="+s.Kubeconfig, "HOME="+t.TempDir())
+			out, err := dry.Output()
+			if err != nil {
+				t.Fatalf("vela addon enable ./addons/terraform --dry-run: %v\n%s%s", err, out, stderr(err))
+			}
+			addon := addonObjects(t, string(out))
+
+			args := []string{"template", "terraform-controller", filepath.Join(tfc, "chart"), "--namespace", "vela-system", "--include-crds"}
+			for _, v := range tc.helmValues(t) {
+				args = append(args, "--set", v)
+			}
+			helm := exec.Command(bin(t, "helm"), args...)
+			helm.Env = append(os.Environ(), "HELM_CACHE_HOME="+t.TempDir(), "HELM_CONFIG_HOME="+t.TempDir(), "HELM_DATA_HOME="+t.TempDir())
+			out, err = helm.Output()
+			if err != nil {
+				t.Fatalf("helm template: %v\n%s", err, stderr(err))
+			}
+			chart := map[string]map[string]any{}
+			for _, doc := range strings.Split(string(out), "\n---\n") {
+				var obj map[string]any
+				if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+					t.Fatalf("helm template output: %v\n%s", err, doc)
+				}
+				if obj == nil {
+					continue
+				}
+				// The only label that differs: the addon's objects are not
+				// managed by helm.
+				if tmpl, ok := nested(obj, "spec", "template", "metadata", "labels"); ok {
+					delete(tmpl, "app.kubernetes.io/managed-by")
+				}
+				chart[key(obj)] = obj
+			}
+			for _, objs := range []map[string]map[string]any{chart, addon} {
+				verbSets(objs["ClusterRole/tf-controller-clusterrole"])
+			}
+			if diff := cmp.Diff(chart, addon); diff != "" {
+				t.Errorf("the addon's objects (+) differ from the chart's (-):\n%s", diff)
+			}
+		})
+	}
+}
+
+// addonObjects are the objects of the k8s-objects components of the addon
+// Application a `vela addon enable --dry-run` prints, by kind and name.
+func addonObjects(t *testing.T, out string) map[string]map[string]any {
+	t.Helper()
+	objs := map[string]map[string]any{}
+	for _, doc := range strings.Split(out, "\n---\n") {
+		// The first document follows a line of progress.
+		if i := strings.Index(doc, "apiVersion:"); i > 0 {
+			doc = doc[i:]
+		}
+		var app struct {
+			Kind string
+			Spec struct {
+				Components []struct {
+					Type       string
+					Properties struct{ Objects []map[string]any }
+				}
+			}
+		}
+		if err := yaml.Unmarshal([]byte(doc), &app); err != nil || app.Kind != "Application" {
+			continue
+		}
+		for _, c := range app.Spec.Components {
+			if c.Type != "k8s-objects" {
+				t.Errorf("component of type %s, want k8s-objects only", c.Type)
+			}
+			for _, o := range c.Properties.Objects {
+				objs[key(o)] = o
+			}
+		}
+	}
+	if len(objs) == 0 {
+		t.Fatalf("no addon Application in the output:\n%s", out)
+	}
+	return objs
+}
+
+// verbSets sorts the verbs of a ClusterRole's rules and drops duplicates
+// (the chart's lists repeat some): RBAC reads them as sets.
+func verbSets(role map[string]any) {
+	rules, _ := role["rules"].([]any)
+	for _, r := range rules {
+		rule, _ := r.(map[string]any)
+		verbs, _ := rule["verbs"].([]any)
+		set := map[string]bool{}
+		for _, v := range verbs {
+			set[v.(string)] = true
+		}
+		sorted := make([]any, 0, len(set))
+		for _, v := range slices.Sorted(maps.Keys(set)) {
+			sorted = append(sorted, v)
+		}
+		rule["verbs"] = sorted
+	}
+}
+
+func key(obj map[string]any) string {
+	md, _ := obj["metadata"].(map[string]any)
+	name, _ := md["name"].(string)
+	kind, _ := obj["kind"].(string)
+	return kind + "/" + name
+}
+
+func nested(obj map[string]any, path ...string) (map[string]any, bool) {
+	for _, p := range path {
+		next, ok := obj[p].(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		obj = next
+	}
+	return obj, true
+}
+
+func stderr(err error) string {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(ee.Stderr)
+	}
+	return ""
 }

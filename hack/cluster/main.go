@@ -1,5 +1,6 @@
 // Command cluster runs the local single-node Kubernetes (internal/testground/localcluster)
-// with vela-core and terraform-controller installed in it.
+// with vela-core (helm, from its chart) and terraform-controller (`vela addon
+// enable ./addons/terraform`) installed in it.
 //
 //	go run ./hack/cluster up      # make up: start what is not running, install the platform
 //	go run ./hack/cluster down    # make down: stop everything, remove .cluster/

@@ -6,9 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 	"time"
 )
 
@@ -29,43 +26,30 @@ func (c *Cluster) Kubectl(ctx context.Context, args ...string) (string, error) {
 
 // EnableAddons enables the repository's two addons from their directories,
 // the way a user does, with the mycloud endpoint and keys, and waits for the
-// step-runner Deployment.
+// step-runner Deployment. terraform-mycloud depends on the terraform addon,
+// which Install enabled.
 func (c *Cluster) EnableAddons(ctx context.Context, root, endpoint, accessKey, secretKey string) error {
-	if err := os.MkdirAll(c.path("home"), 0o755); err != nil {
+	if err := c.enableAddon(ctx, filepath.Join(root, "addons", "terraform-mycloud"),
+		"endpoint="+endpoint, "accessKey="+accessKey, "secretKey="+secretKey); err != nil {
 		return err
 	}
-	for _, args := range [][]string{
-		{"addon", "enable", filepath.Join(root, "addons", "terraform-mycloud"), "endpoint=" + endpoint, "accessKey=" + accessKey, "secretKey=" + secretKey},
-		{"addon", "enable", filepath.Join(root, "addons", "vela-infra")},
-	} {
-		t := time.Now()
-		if out, err := c.Vela(ctx, args...); err != nil {
-			return fmt.Errorf("vela %s: %v\n%s", strings.Join(args[:3], " "), err, out)
-		}
-		c.phase("vela addon enable ./addons/%s (%.1fs)", filepath.Base(args[2]), time.Since(t).Seconds())
+	if err := c.enableAddon(ctx, filepath.Join(root, "addons", "vela-infra")); err != nil {
+		return err
 	}
 	return c.WaitDeployment(ctx, "vela-system", "vela-infra-step-runner", 2*time.Minute)
 }
 
-// Running reports whether any process of the cluster runs.
-func (c *Cluster) Running() bool {
-	for _, n := range Components {
-		if c.pid(n) > 0 {
-			return true
-		}
+// enableAddon runs `vela addon enable <dir> <key=value>...`, which waits
+// until the addon's Application runs. Errors name the directory, never the
+// parameters (they may hold keys).
+func (c *Cluster) enableAddon(ctx context.Context, dir string, params ...string) error {
+	if err := os.MkdirAll(c.path("home"), 0o755); err != nil {
+		return err
 	}
-	return false
-}
-
-// StopPidFile sends SIGTERM to the process a pid file names (the demo's
-// mycloud) and removes the file.
-func StopPidFile(path string) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return
+	t := time.Now()
+	if out, err := c.Vela(ctx, append([]string{"addon", "enable", dir}, params...)...); err != nil {
+		return fmt.Errorf("vela addon enable %s: %v\n%s", dir, err, out)
 	}
-	if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
-		_ = syscall.Kill(pid, syscall.SIGTERM)
-	}
-	_ = os.Remove(path)
+	c.phase("vela addon enable ./addons/%s (%.1fs)", filepath.Base(dir), time.Since(t).Seconds())
+	return nil
 }

@@ -98,8 +98,8 @@ func StartStack(env *Env, root string, o StackOptions) (*Stack, error) {
 			return nil, err
 		}
 	}
-	defs, _ := filepath.Glob(filepath.Join(root, "definitions", "workflowsteps", "*.cue"))
-	comps, _ := filepath.Glob(filepath.Join(root, "definitions", "components", "*.cue"))
+	defs, _ := filepath.Glob(filepath.Join(root, "addons", "vela-infra", "definitions", "*.cue"))
+	comps, _ := filepath.Glob(filepath.Join(root, "addons", "terraform-mycloud", "definitions", "*.cue"))
 	for _, def := range append(defs, comps...) {
 		if out, err := s.Vela(o.Vela, "def", "apply", def); err != nil {
 			s.Stop()
@@ -109,9 +109,11 @@ func StartStack(env *Env, root string, o StackOptions) (*Stack, error) {
 	return s, nil
 }
 
-// EnableAddons installs both addons from root/addons with `vela addon
-// enable`, offline, as a user would: terraform-mycloud pointed at the cloud,
-// then vela-infra. The test API server's own copies of our CRDs are removed
+// EnableAddons installs the addons from root/addons with `vela addon
+// enable`, offline, as a user would: terraform (terraform-mycloud's declared
+// dependency; its Deployment never runs here, the stack runs
+// terraform-controller as a process), terraform-mycloud pointed at the
+// cloud, then vela-infra. The test API server's own copies of our CRDs are removed
 // first (the addon installs them), and kubevela's built-in k8s-objects
 // definition, which vela-core's chart would install, is applied.
 func (s *Stack) EnableAddons(root, vela, endpoint, accessKey, secretKey string) error {
@@ -131,6 +133,7 @@ func (s *Stack) EnableAddons(root, vela, endpoint, accessKey, secretKey string) 
 	}
 	for _, args := range [][]string{
 		{"def", "apply", filepath.Join(kubevela, "vela-templates", "definitions", "internal", "component", "k8s-objects.cue")},
+		{"addon", "enable", filepath.Join(root, "addons", "terraform")},
 		{"addon", "enable", filepath.Join(root, "addons", "terraform-mycloud"), "endpoint=" + endpoint, "accessKey=" + accessKey, "secretKey=" + secretKey},
 		{"addon", "enable", filepath.Join(root, "addons", "vela-infra")},
 	} {
