@@ -2,8 +2,6 @@ package definitions_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -85,6 +83,42 @@ func TestAgainstAPIServer(t *testing.T) {
 			if !steps[s] {
 				t.Errorf("the addon does not install the step %s", s)
 			}
+		}
+	})
+
+	// What `vela addon enable <dir>` does with a dependency of a local addon
+	// (pkg/addon EnableAddonByLocalDir): it never fetches one. The addon's
+	// Application addon-<dependency> must already exist in vela-system, and
+	// carry the addon name and version labels that enabling an addon (from
+	// a local directory too) puts there. terraform-mycloud depends on the
+	// terraform addon (addons/terraform); the subtests after this one run
+	// with it enabled.
+	t.Run("a local addon's dependency must be enabled first", func(t *testing.T) {
+		args := []string{"addon", "enable", "./addons/terraform-mycloud", "--dry-run", "endpoint=http://10.0.0.5:8480", "accessKey=AK", "secretKey=SK"}
+		out, errOut, err := vela(t, kubeconfig, args...)
+		if err == nil || !strings.Contains(out+errOut, "you must first enable dependencies: [terraform]") {
+			t.Fatalf("with the terraform addon missing: err %v, want \"you must first enable dependencies: [terraform]\"\n%s", err, velaError(out+errOut))
+		}
+		// An Application of that name alone does not do.
+		dep := &corev1beta1.Application{
+			ObjectMeta: metav1.ObjectMeta{Name: "addon-terraform", Namespace: "vela-system"},
+			Spec:       corev1beta1.ApplicationSpec{Components: []common.ApplicationComponent{}},
+		}
+		if err := c.Create(context.Background(), dep); err != nil {
+			t.Fatal(err)
+		}
+		out, errOut, err = vela(t, kubeconfig, args...)
+		if err == nil || !strings.Contains(out+errOut, "has unresolvable dependency terraform: no available addon with name terraform") {
+			t.Fatalf("with an unlabelled addon-terraform: err %v, want an unresolvable dependency\n%s", err, velaError(out+errOut))
+		}
+		// What `vela addon enable ./addons/terraform` (a local addon)
+		// leaves behind.
+		dep.Labels = map[string]string{"addons.oam.dev/name": "terraform", "addons.oam.dev/version": "1.1.0", "addons.oam.dev/registry": "local"}
+		if err := c.Update(context.Background(), dep); err != nil {
+			t.Fatal(err)
+		}
+		if out, errOut, err := vela(t, kubeconfig, args...); err != nil {
+			t.Fatalf("with the terraform addon enabled: %v\n%s", err, velaError(out+errOut))
 		}
 	})
 
@@ -212,54 +246,6 @@ spec:
 		}
 	})
 
-	// What `vela addon enable <dir>` does with a dependency of a local addon
-	// (pkg/addon EnableAddonByLocalDir): it never fetches one. The addon's
-	// Application addon-<dependency> must already exist in vela-system, and
-	// carry the addon name and version labels that enabling an addon (from
-	// a local directory too) puts there. This is why terraform-mycloud
-	// declares no dependency: terraform-controller may run without the
-	// terraform addon.
-	t.Run("a local addon's dependency must be enabled first", func(t *testing.T) {
-		dir := filepath.Join(t.TempDir(), "terraform-mycloud")
-		copyDir(t, repoPath(t, "addons/terraform-mycloud"), dir)
-		meta := filepath.Join(dir, "metadata.yaml")
-		b, err := os.ReadFile(meta)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b = []byte(strings.Replace(string(b), "\ndependencies: []\n", "\ndependencies:\n  - name: terraform\n", 1))
-		if err := os.WriteFile(meta, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		args := []string{"addon", "enable", dir, "--dry-run", "endpoint=http://10.0.0.5:8480", "accessKey=AK", "secretKey=SK"}
-		out, errOut, err := vela(t, kubeconfig, args...)
-		if err == nil || !strings.Contains(out+errOut, "you must first enable dependencies: [terraform]") {
-			t.Fatalf("with the terraform addon missing: err %v, want \"you must first enable dependencies: [terraform]\"\n%s", err, velaError(out+errOut))
-		}
-		// An Application of that name alone does not do.
-		dep := &corev1beta1.Application{
-			ObjectMeta: metav1.ObjectMeta{Name: "addon-terraform", Namespace: "vela-system"},
-			Spec:       corev1beta1.ApplicationSpec{Components: []common.ApplicationComponent{}},
-		}
-		if err := c.Create(context.Background(), dep); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Delete(context.Background(), dep) })
-		out, errOut, err = vela(t, kubeconfig, args...)
-		if err == nil || !strings.Contains(out+errOut, "has unresolvable dependency terraform: no available addon with name terraform") {
-			t.Fatalf("with an unlabelled addon-terraform: err %v, want an unresolvable dependency\n%s", err, velaError(out+errOut))
-		}
-		// What `vela addon enable ./terraform` (a local copy of the addon)
-		// leaves behind.
-		dep.Labels = map[string]string{"addons.oam.dev/name": "terraform", "addons.oam.dev/version": "1.1.0", "addons.oam.dev/registry": "local"}
-		if err := c.Update(context.Background(), dep); err != nil {
-			t.Fatal(err)
-		}
-		if out, errOut, err := vela(t, kubeconfig, args...); err != nil {
-			t.Fatalf("with the terraform addon enabled: %v\n%s", err, velaError(out+errOut))
-		}
-	})
-
 	// `vela show <name>` documents a definition applied to the cluster; it
 	// must list every parameter (module variables and the added ones). Last:
 	// the addon refuses to take over a definition applied by hand.
@@ -284,28 +270,4 @@ spec:
 			}
 		}
 	})
-}
-
-func copyDir(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }

@@ -18,7 +18,9 @@ import (
 // definition mycloud-<type>.
 var types = []string{"vpc", "subnet", "mysql", "redis", "bucket"}
 
-const componentsDir = "definitions/components"
+// componentsDir holds the generated ComponentDefinitions, as the addon
+// terraform-mycloud installs them.
+const componentsDir = "addons/terraform-mycloud/definitions"
 
 // app is an Application with one component of the given type.
 func app(t testing.TB, typ string, props map[string]any) []byte {
@@ -399,17 +401,17 @@ func TestExampleApplication(t *testing.T) {
 	}
 }
 
-// TestVelaDefVet runs `vela def vet` on every definition file, in
-// definitions/components and in the addon.
+// TestVelaDefVet runs `vela def vet` on every definition file of both
+// addons: the ComponentDefinitions and the workflow step definitions.
 func TestVelaDefVet(t *testing.T) {
 	t.Parallel()
-	for _, dir := range []string{componentsDir, "addons/terraform-mycloud/definitions"} {
+	for dir, want := range map[string]int{componentsDir: len(types), stepsDir: len(steps)} {
 		files, err := filepath.Glob(filepath.Join(repoPath(t, dir), "*.cue"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(files) != len(types) {
-			t.Errorf("%s holds %d .cue files, want %d (one per module)", dir, len(files), len(types))
+		if len(files) != want {
+			t.Errorf("%s holds %d .cue files, want %d", dir, len(files), want)
 		}
 		for _, f := range files {
 			stdout, stderr, err := vela(t, "", "def", "vet", f)

@@ -1,43 +1,36 @@
 package definitions_test
 
 import (
-	"bytes"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"cuelang.org/go/cue/ast"
-	"cuelang.org/go/cue/format"
 	"cuelang.org/go/cue/literal"
 	"cuelang.org/go/cue/parser"
 	"github.com/google/go-cmp/cmp"
 )
 
 // TestEmbeddedHCLIsTheModule reads template._module, the HCL a definition
-// puts into the Configuration, from each definition file (the repository's
-// and the addon's) and compares it byte for byte with the module.
+// puts into the Configuration, from each definition file and compares it
+// byte for byte with the module.
 func TestEmbeddedHCLIsTheModule(t *testing.T) {
 	t.Parallel()
-	for _, dir := range []string{componentsDir, "addons/terraform-mycloud/definitions"} {
-		for _, typ := range types {
-			rel := dir + "/mycloud-" + typ + ".cue"
-			t.Run(rel, func(t *testing.T) {
-				src, err := os.ReadFile(repoPath(t, rel))
-				if err != nil {
-					t.Fatal(err)
-				}
-				hcl, err := embeddedHCL(rel, src)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if want := module(t, typ); hcl != want {
-					t.Errorf("%s embeds HCL that differs from definitions/modules/%s/main.tf: run go generate ./definitions\n%s", rel, typ, cmp.Diff(want, hcl))
-				}
-			})
-		}
+	for _, typ := range types {
+		rel := componentsDir + "/mycloud-" + typ + ".cue"
+		t.Run(rel, func(t *testing.T) {
+			src, err := os.ReadFile(repoPath(t, rel))
+			if err != nil {
+				t.Fatal(err)
+			}
+			hcl, err := embeddedHCL(rel, src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := module(t, typ); hcl != want {
+				t.Errorf("%s embeds HCL that differs from definitions/modules/%s/main.tf: run make generate\n%s", rel, typ, cmp.Diff(want, hcl))
+			}
+		})
 	}
 }
 
@@ -74,39 +67,4 @@ func field(decls []ast.Decl, label string) *ast.Field {
 		}
 	}
 	return nil
-}
-
-// TestCUEFilesAreFormatted: every .cue file of the component definitions
-// and of the addon is formatted the way cue fmt formats it.
-func TestCUEFilesAreFormatted(t *testing.T) {
-	t.Parallel()
-	var files []string
-	for _, dir := range []string{componentsDir, "addons/terraform-mycloud"} {
-		err := filepath.WalkDir(repoPath(t, dir), func(p string, d fs.DirEntry, err error) error {
-			if err == nil && !d.IsDir() && strings.HasSuffix(p, ".cue") {
-				files = append(files, p)
-			}
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if len(files) < 2*len(types) {
-		t.Fatalf("found only %d .cue files", len(files))
-	}
-	for _, f := range files {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := format.Source(src)
-		if err != nil {
-			t.Errorf("%s: %v", f, err)
-			continue
-		}
-		if !bytes.Equal(got, src) {
-			t.Errorf("%s is not cue-fmt formatted:\n%s", f, cmp.Diff(string(src), string(got)))
-		}
-	}
 }

@@ -114,21 +114,20 @@ func TestHealthAndStatusMessage(t *testing.T) {
 		"available for an older generation":                         {live(5, apply(4, "Available", "Cloud resources are deployed and ready to use")), false, waiting},
 	}
 	for _, typ := range types {
-		for _, rel := range []string{componentsDir + "/mycloud-" + typ + ".cue", "addons/terraform-mycloud/definitions/mycloud-" + typ + ".cue"} {
-			health, custom := statusTemplates(t, rel)
-			for name, tc := range cases {
-				healthy, err := evalStatus(t, health, tc.output, "isHealth").Bool()
-				if err != nil {
-					t.Errorf("%s, %s: isHealth: %v", rel, name, err)
-				} else if healthy != tc.wantHealthy {
-					t.Errorf("%s, %s: isHealth = %v, want %v", rel, name, healthy, tc.wantHealthy)
-				}
-				msg, err := evalStatus(t, custom, tc.output, "message").String()
-				if err != nil {
-					t.Errorf("%s, %s: message: %v", rel, name, err)
-				} else if msg != tc.wantMessage {
-					t.Errorf("%s, %s: message = %q, want %q", rel, name, msg, tc.wantMessage)
-				}
+		rel := componentsDir + "/mycloud-" + typ + ".cue"
+		health, custom := statusTemplates(t, rel)
+		for name, tc := range cases {
+			healthy, err := evalStatus(t, health, tc.output, "isHealth").Bool()
+			if err != nil {
+				t.Errorf("%s, %s: isHealth: %v", rel, name, err)
+			} else if healthy != tc.wantHealthy {
+				t.Errorf("%s, %s: isHealth = %v, want %v", rel, name, healthy, tc.wantHealthy)
+			}
+			msg, err := evalStatus(t, custom, tc.output, "message").String()
+			if err != nil {
+				t.Errorf("%s, %s: message: %v", rel, name, err)
+			} else if msg != tc.wantMessage {
+				t.Errorf("%s, %s: message = %q, want %q", rel, name, msg, tc.wantMessage)
 			}
 		}
 	}

@@ -20,8 +20,11 @@ ETCD_VERSION=v3.5.35
 TERRAFORM_VERSION=v1.5.7
 CONTROLLER_GEN_VERSION=v0.16.5
 HELM_VERSION=v3.16.4
+STATICCHECK_VERSION=v0.8.2   # honnef.co/go/tools
 KUBEVELA_VERSION=$(awk '$1=="github.com/oam-dev/kubevela"{print $2}' "$top/hack/tools/vela/go.mod")
 TFCONTROLLER_VERSION=$(awk '$1=="github.com/oam-dev/terraform-controller"{print $2}' "$top/hack/tools/vela/go.mod")
+# cue: from hack/tools/cue/go.mod (cuelang.org/go, the version go.mod uses).
+CUE_VERSION=$(awk 'NF>1 && $(NF-1)=="cuelang.org/go"{print $NF; exit}' "$top/hack/tools/cue/go.mod")
 
 # Modules missing from the checksum database: exactly these, never GOSUMDB=off.
 export GONOSUMDB=github.com/kmodules/apiserver-runtime
@@ -34,6 +37,8 @@ case $name in
   terraform) version=$TERRAFORM_VERSION ;;
   controller-gen) version=$CONTROLLER_GEN_VERSION ;;
   helm) version=$HELM_VERSION ;;
+  cue) version=$CUE_VERSION ;;
+  staticcheck) version=$STATICCHECK_VERSION ;;
   vela|vela-core) version=$KUBEVELA_VERSION ;;
   # Built from hack/tools/vela/terraform-controller (its reconcilers with the
   # resync period restored); the suffix keeps it apart from an upstream build
@@ -77,6 +82,10 @@ case $name in
     GOBIN=$out go install -trimpath "sigs.k8s.io/controller-tools/cmd/controller-gen@$version" ;;
   helm)
     GOBIN=$out go install -trimpath "helm.sh/helm/v3/cmd/helm@$version" ;;
+  cue)
+    (cd "$top/hack/tools/cue" && go build -trimpath -o "$out/$name" cuelang.org/go/cmd/cue) ;;
+  staticcheck)
+    GOBIN=$out go install -trimpath "honnef.co/go/tools/cmd/staticcheck@$version" ;;
   vela)
     (cd "$top/hack/tools/vela" && go build -trimpath -o "$out/$name" github.com/oam-dev/kubevela/references/cmd/cli) ;;
   vela-core)

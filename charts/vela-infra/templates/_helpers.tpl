@@ -9,17 +9,23 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/name: {{ include "vela-infra.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
-{{- define "vela-infra.namespacedRules" -}}
-- apiGroups: [""]
-  resources: [secrets]
-  verbs: [get, list, create, update, patch, delete]
-- apiGroups: [coordination.k8s.io]
-  resources: [leases]
-  verbs: [get, create, update, delete]
-- apiGroups: [""]
-  resources: [configmaps]
-  verbs: [get, list, create, update, patch, delete]
-- apiGroups: [""]
-  resources: [events]
-  verbs: [create, patch]
+{{/*
+vela-infra.rules: the rules of one scope of rbac/role.yaml, which
+controller-gen writes (make generate) from the kubebuilder markers in
+internal/controller/rbac.go: scope "" is its ClusterRole, "served" and
+"release" the placeholder namespaces of its Roles (see rbac.go).
+*/}}
+{{- define "vela-infra.rules" -}}
+{{- $scope := .scope -}}
+{{- $rules := list -}}
+{{- range regexSplit "(?m)^---$" (.root.Files.Get "rbac/role.yaml") -1 -}}
+{{- $doc := fromYaml . -}}
+{{- if and $doc.kind (eq (dig "metadata" "namespace" "" $doc) $scope) -}}
+{{- $rules = $doc.rules -}}
+{{- end -}}
+{{- end -}}
+{{- if not $rules -}}
+{{- fail (printf "rbac/role.yaml has no rules for the scope %q: run make generate" $scope) -}}
+{{- end -}}
+{{- toYaml $rules -}}
 {{- end -}}

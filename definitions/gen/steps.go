@@ -1,0 +1,80 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"cuelang.org/go/cue/format"
+)
+
+// stepStatus is how every infra-* step reads the step-run object it applied
+// (or read): the step-runner's Ready and Stalled conditions, trusted only
+// once status.observedGeneration has caught up with the object. The step
+// defines apply (the kube.#Apply or kube.#Read of its object) and _pending
+// (its message until then); it gets _done, _reason and _message from Ready,
+// and fails with Stalled's message.
+const stepStatus = `
+// The step-run object's status, as in every infra-* step (definitions/gen
+// stepStatus); this step defines apply and _pending.
+_obj: apply.$returns.value
+_conds: *[] | [...{...}]
+if _obj.status != _|_ if _obj.status.conditions != _|_ {
+	_conds: _obj.status.conditions
+}
+_current: *false | bool
+if _obj.status != _|_ if _obj.status.observedGeneration != _|_ {
+	_current: _obj.status.observedGeneration == _obj.metadata.generation
+}
+_ready: [for c in _conds if c.type == "Ready" {c}]
+_stalled: [for c in _conds if c.type == "Stalled" && c.status == "True" {c}]
+_done:    *false | bool
+_reason:  *"" | string
+_message: *_pending | string
+if _current && len(_ready) > 0 {
+	_done:    _ready[0].status == "True"
+	_reason:  _ready[0].reason
+	_message: _ready[0].message
+}
+
+// Stalled: the step-runner gave up on this spec; say why and stop.
+fail: {
+	if _current && len(_stalled) > 0 {
+		stop: builtin.#Fail & {
+			$params: message: _stalled[0].message
+		}
+	}
+}
+`
+
+// renderStep writes stepStatus between the markers of a step definition,
+// indented as the markers are, and formats the file as cue fmt does.
+func renderStep(src []byte) ([]byte, error) {
+	begin := "// " + beginMark
+	line := ""
+	for _, l := range strings.Split(string(src), "\n") {
+		if strings.TrimSpace(l) == begin {
+			line = l
+			break
+		}
+	}
+	if line == "" {
+		return nil, fmt.Errorf("no line %q", begin)
+	}
+	indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]
+	var body strings.Builder
+	for _, l := range strings.Split(strings.Trim(stepStatus, "\n"), "\n") {
+		if l != "" {
+			body.WriteString(indent + l)
+		}
+		body.WriteString("\n")
+	}
+	out, err := replaceMarked(src, begin, "// "+endMark, body.String())
+	if err != nil {
+		return nil, err
+	}
+	formatted, err := format.Source(out)
+	if err != nil {
+		return nil, fmt.Errorf("format: %w", err)
+	}
+	return formatted, nil
+}

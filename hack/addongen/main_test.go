@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/util/yaml"
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+// The tests run from hack/addongen; the chart and bin/ are two levels up.
+const root = "../.."
+
+func helmPath(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(root, "bin", "helm")
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("helm not found at %s: run make tools", p)
+	}
+	return p
+}
+
+// generatedRules reads charts/vela-infra/rbac/role.yaml, controller-gen's
+// rules from the markers of internal/controller/rbac.go, by scope: "" (the
+// ClusterRole) and the placeholder namespaces of the Roles.
+func generatedRules(t *testing.T) map[string][]rbacv1.PolicyRule {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(root, chartDir, "rbac", "role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := map[string][]rbacv1.PolicyRule{}
+	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	for {
+		var role rbacv1.Role // a ClusterRole decodes the same
+		if err := dec.Decode(&role); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if role.Kind == "" {
+			continue
+		}
+		rules[role.Namespace] = role.Rules
+	}
+	for _, scope := range []string{"", "served", "release"} {
+		if len(rules[scope]) == 0 {
+			t.Fatalf("role.yaml has no rules for the scope %q (see internal/controller/rbac.go)", scope)
+		}
+	}
+	return rules
+}
+
+// TestChartRBACIsGenerated renders the chart with the values that change
+// its RBAC and holds every Role and ClusterRole to the rules controller-gen
+// generated for its scope: the chart grants what the markers say, no more,
+// no less, in the places the chart's values choose.
+func TestChartRBACIsGenerated(t *testing.T) {
+	helm := helmPath(t)
+	want := generatedRules(t)
+	const (
+		name   = "vela-infra-step-runner"
+		leader = name + "-leader-election"
+	)
+	type object struct{ Kind, Namespace, Name string }
+	cases := map[string]struct {
+		args []string
+		// scopes: the rendered Roles and ClusterRoles, by the scope whose
+		// rules they must hold.
+		scopes map[object]string
+	}{
+		"every namespace": {
+			scopes: map[object]string{
+				{"ClusterRole", "", name}:                 "",
+				{"ClusterRole", "", name + "-namespaced"}: "served",
+				{"Role", "vela-system", leader}:           "release",
+			},
+		},
+		"listed namespaces and the backend's": {
+			args: []string{"--set", "namespaces={shop,infra}"},
+			scopes: map[object]string{
+				{"ClusterRole", "", name}:       "",
+				{"Role", "shop", name}:          "served",
+				{"Role", "infra", name}:         "served",
+				{"Role", "vela-system", name}:   "served",
+				{"Role", "vela-system", leader}: "release",
+			},
+		},
+		"listed namespaces, state in each Configuration's": {
+			args: []string{"--set", "namespaces={shop}", "--set", "terraformBackendNamespace="},
+			scopes: map[object]string{
+				{"ClusterRole", "", name}:       "",
+				{"Role", "shop", name}:          "served",
+				{"Role", "vela-system", leader}: "release",
+			},
+		},
+		"no leader election": {
+			args: []string{"--set", "leaderElection=false"},
+			scopes: map[object]string{
+				{"ClusterRole", "", name}:                 "",
+				{"ClusterRole", "", name + "-namespaced"}: "served",
+			},
+		},
+	}
+	for caseName, tc := range cases {
+		t.Run(caseName, func(t *testing.T) {
+			objs, err := renderChart(helm, filepath.Join(root, chartDir), append([]string{"--namespace", "vela-system"}, tc.args...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[object]bool{}
+			for _, obj := range objs {
+				if obj["kind"] != "Role" && obj["kind"] != "ClusterRole" {
+					continue
+				}
+				raw, err := sigsyaml.Marshal(obj)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var role rbacv1.Role
+				if err := sigsyaml.UnmarshalStrict(raw, &role); err != nil {
+					t.Fatalf("rendered %s is not RBAC: %v", obj["kind"], err)
+				}
+				o := object{role.Kind, role.Namespace, role.Name}
+				seen[o] = true
+				scope, ok := tc.scopes[o]
+				if !ok {
+					t.Errorf("the chart renders %v, which the test does not expect", o)
+					continue
+				}
+				if diff := cmp.Diff(want[scope], role.Rules); diff != "" {
+					t.Errorf("%v: rules differ from role.yaml's %q rules (-generated +rendered):\n%s", o, scope, diff)
+				}
+			}
+			for o := range tc.scopes {
+				if !seen[o] {
+					t.Errorf("the chart does not render %v", o)
+				}
+			}
+		})
+	}
+}

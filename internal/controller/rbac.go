@@ -1,0 +1,44 @@
+package controller
+
+// The step-runner's permissions, every one of them: `make generate` runs
+// `controller-gen rbac` on these markers and writes
+// charts/vela-infra/rbac/role.yaml, whose rules the chart's
+// templates/rbac.yaml renders (a test in hack/addongen holds the rendered
+// chart to that file). The namespace of a marker is a placeholder for where
+// the chart grants it:
+//
+//   - none: a ClusterRole, in every namespace;
+//   - served: the namespaces the step-runner works in, as a Role in each of
+//     values.namespaces (and terraformBackendNamespace), or as a ClusterRole
+//     when values.namespaces is empty;
+//   - release: its own namespace, for leader election.
+
+// Its step-run objects: watched, reconciled, their status written.
+// +kubebuilder:rbac:groups=infra.vela-infra.io,resources=infraimports;infradrifts;infraapprovals,verbs=get;list;watch
+// +kubebuilder:rbac:groups=infra.vela-infra.io,resources=infraimports/status;infradrifts/status;infraapprovals/status,verbs=get;patch;update
+
+// terraform-controller's Configurations (the step's target, with its
+// state) and Providers (whose credentials a run uses): only read.
+// +kubebuilder:rbac:groups=terraform.core.oam.dev,resources=configurations;providers,verbs=get;list;watch
+
+// The pods of terraform-controller's Jobs and their logs: the run output it
+// keeps after the pods are gone.
+// +kubebuilder:rbac:groups=core,resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups=core,resources=pods/log,verbs=get
+
+// Terraform's kubernetes backend: the state Secrets, and the Provider
+// credential Secrets and the saved plans (Secrets owned by an InfraApproval).
+// +kubebuilder:rbac:groups=core,resources=secrets,verbs=get;list;create;update;patch;delete,namespace=served
+
+// The backend's state locks.
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update;delete,namespace=served
+
+// Run output: ConfigMaps owned by the step-run object or the Configuration.
+// +kubebuilder:rbac:groups=core,resources=configmaps,verbs=get;list;create;update;patch;delete,namespace=served
+
+// Events on the step-run objects and Configurations.
+// +kubebuilder:rbac:groups=core,resources=events,verbs=create;patch,namespace=served
+
+// Leader election: its Lease, and the Events that record a new leader.
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=release
+// +kubebuilder:rbac:groups=core,resources=events,verbs=create;patch,namespace=release
