@@ -49,7 +49,7 @@ func generatedRules(t *testing.T) map[string][]rbacv1.PolicyRule {
 		}
 		rules[role.Namespace] = role.Rules
 	}
-	for _, scope := range []string{"", "served", "release"} {
+	for _, scope := range []string{"", "served", "state", "release"} {
 		if len(rules[scope]) == 0 {
 			t.Fatalf("role.yaml has no rules for the scope %q (see internal/controller/rbac.go)", scope)
 		}
@@ -75,36 +75,49 @@ func TestChartRBACIsGenerated(t *testing.T) {
 		// rules they must hold.
 		scopes map[object]string
 	}{
-		"every namespace": {
+		"the default": {
+			scopes: map[object]string{
+				{"ClusterRole", "", name}:                "",
+				{"Role", "default", name}:                "served",
+				{"Role", "vela-system", name + "-state"}: "state",
+				{"Role", "vela-system", leader}:          "release",
+			},
+		},
+		"every namespace, chosen explicitly": {
+			args: []string{"--set-json", "namespaces=[]"},
 			scopes: map[object]string{
 				{"ClusterRole", "", name}:                 "",
 				{"ClusterRole", "", name + "-namespaced"}: "served",
+				{"Role", "vela-system", name + "-state"}:  "state",
 				{"Role", "vela-system", leader}:           "release",
 			},
 		},
-		"listed namespaces and the backend's": {
-			args: []string{"--set", "namespaces={shop,infra}"},
+		"listed namespaces, credentials elsewhere": {
+			args: []string{"--set", "namespaces={shop,infra}", "--set", "credentialNamespaces={creds}"},
 			scopes: map[object]string{
-				{"ClusterRole", "", name}:       "",
-				{"Role", "shop", name}:          "served",
-				{"Role", "infra", name}:         "served",
-				{"Role", "vela-system", name}:   "served",
-				{"Role", "vela-system", leader}: "release",
+				{"ClusterRole", "", name}:                "",
+				{"Role", "shop", name}:                   "served",
+				{"Role", "infra", name}:                  "served",
+				{"Role", "creds", name + "-state"}:       "state",
+				{"Role", "vela-system", name + "-state"}: "state",
+				{"Role", "vela-system", leader}:          "release",
 			},
 		},
 		"listed namespaces, state in each Configuration's": {
 			args: []string{"--set", "namespaces={shop}", "--set", "terraformBackendNamespace="},
 			scopes: map[object]string{
-				{"ClusterRole", "", name}:       "",
-				{"Role", "shop", name}:          "served",
-				{"Role", "vela-system", leader}: "release",
+				{"ClusterRole", "", name}:                "",
+				{"Role", "shop", name}:                   "served",
+				{"Role", "vela-system", name + "-state"}: "state",
+				{"Role", "vela-system", leader}:          "release",
 			},
 		},
 		"no leader election": {
 			args: []string{"--set", "leaderElection=false"},
 			scopes: map[object]string{
-				{"ClusterRole", "", name}:                 "",
-				{"ClusterRole", "", name + "-namespaced"}: "served",
+				{"ClusterRole", "", name}:                "",
+				{"Role", "default", name}:                "served",
+				{"Role", "vela-system", name + "-state"}: "state",
 			},
 		},
 	}
@@ -145,4 +158,71 @@ func TestChartRBACIsGenerated(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDefaultInstallGrantsNoClusterWideSecrets: neither the chart with its
+// default values nor the addon (which installs what addongen rendered from
+// those defaults) gives the step-runner a cluster-wide rule on Secrets or
+// ConfigMaps: it reads and writes them only in the namespaces it serves and
+// where state and shared credentials live.
+func TestDefaultInstallGrantsNoClusterWideSecrets(t *testing.T) {
+	chart, err := renderChart(helmPath(t), filepath.Join(root, chartDir), "--namespace", "vela-system")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(root, "addons", "vela-infra", "resources", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no addon resources: %v", err)
+	}
+	var addon []map[string]any
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var obj map[string]any
+		if err := sigsyaml.Unmarshal(data, &obj); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		addon = append(addon, obj)
+	}
+	for render, objs := range map[string][]map[string]any{"the chart's default render": chart, "the addon": addon} {
+		clusterRoles := 0
+		for _, obj := range objs {
+			if obj["kind"] != "ClusterRole" {
+				continue
+			}
+			clusterRoles++
+			raw, err := sigsyaml.Marshal(obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var role rbacv1.ClusterRole
+			if err := sigsyaml.Unmarshal(raw, &role); err != nil {
+				t.Fatal(err)
+			}
+			for _, rule := range role.Rules {
+				if !grantsCore(rule) {
+					continue
+				}
+				for _, res := range rule.Resources {
+					if res == "secrets" || res == "configmaps" || res == "*" {
+						t.Errorf("%s: ClusterRole %s grants %v on %s in every namespace", render, role.Name, rule.Verbs, res)
+					}
+				}
+			}
+		}
+		if clusterRoles == 0 {
+			t.Errorf("%s has no ClusterRole at all: the test reads the wrong files", render)
+		}
+	}
+}
+
+func grantsCore(rule rbacv1.PolicyRule) bool {
+	for _, g := range rule.APIGroups {
+		if g == "" || g == "*" {
+			return true
+		}
+	}
+	return false
 }

@@ -105,7 +105,7 @@ func TestFakeFailurePolicy(t *testing.T) {
 			Done:       true,
 			Conditions: stalledWith(v1alpha1.ReasonInvalidSpec, `spec.target.spec is not a terraform-controller Configuration spec: json: unknown field "colour"`),
 		}},
-		"provider not found": {drift: spec(`{"hcl": "x", "providerRef": {"namespace": "team", "name": "nope"}}`), want: observed{
+		"provider not found": {drift: spec(`{"hcl": "resource \"mycloud_vpc\" \"this\" {}", "providerRef": {"namespace": "team", "name": "nope"}}`), want: observed{
 			Result:     after(4 * time.Second),
 			Conditions: stalledWith(v1alpha1.ReasonProviderNotFound, "Configuration team/network refers to Provider team/nope, which does not exist: enable the provider's addon or fix spec.providerRef"),
 		}},
@@ -114,7 +114,7 @@ func TestFakeFailurePolicy(t *testing.T) {
 				Provider: "custom", Credentials: tfv1beta1.ProviderCredentials{Source: crossplane.CredentialsSourceSecret,
 					SecretRef: &crossplane.SecretKeySelector{SecretReference: crossplane.SecretReference{Namespace: fakeNS, Name: "gone"}, Key: "credentials"}},
 			}}},
-			drift: spec(`{"hcl": "x", "providerRef": {"namespace": "team", "name": "nokeys"}}`),
+			drift: spec(`{"hcl": "resource \"mycloud_vpc\" \"this\" {}", "providerRef": {"namespace": "team", "name": "nokeys"}}`),
 			want: observed{
 				Result:     after(4 * time.Second),
 				Conditions: stalledWith(v1alpha1.ReasonCredentialsInvalid, `credentials of Provider team/nokeys cannot be read: failed to get the Secret from Provider: secrets "gone" not found; check its Secret`),

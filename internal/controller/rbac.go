@@ -8,9 +8,12 @@ package controller
 // the chart grants it:
 //
 //   - none: a ClusterRole, in every namespace;
-//   - served: the namespaces the step-runner works in, as a Role in each of
-//     values.namespaces (and terraformBackendNamespace), or as a ClusterRole
-//     when values.namespaces is empty;
+//   - served: the namespaces the step-runner works in (its tenants), as a
+//     Role in each of values.namespaces, or as a ClusterRole when
+//     values.namespaces is set empty (an explicit choice; never the default);
+//   - state: where Terraform state and shared credentials live, as a Role
+//     in terraformBackendNamespace and each of values.credentialNamespaces
+//     (vela-system by default);
 //   - release: its own namespace, for leader election.
 
 // Its step-run objects: watched, reconciled, their status written.
@@ -26,11 +29,16 @@ package controller
 // +kubebuilder:rbac:groups=core,resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups=core,resources=pods/log,verbs=get
 
-// Terraform's kubernetes backend: the state Secrets, and the Provider
-// credential Secrets and the saved plans (Secrets owned by an InfraApproval).
+// Terraform's kubernetes backend: the state Secrets and the shared
+// Providers' credential Secrets where they live; in a tenant's namespace,
+// the saved plans (Secrets owned by an InfraApproval), the credentials of
+// the tenant's own Provider, and the state when terraform-controller keeps
+// it in each Configuration's namespace.
+// +kubebuilder:rbac:groups=core,resources=secrets,verbs=get;list;create;update;patch;delete,namespace=state
 // +kubebuilder:rbac:groups=core,resources=secrets,verbs=get;list;create;update;patch;delete,namespace=served
 
 // The backend's state locks.
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update;delete,namespace=state
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update;delete,namespace=served
 
 // Run output: ConfigMaps owned by the step-run object or the Configuration.
