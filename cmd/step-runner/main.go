@@ -17,6 +17,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/vela-infra/vela-infra/internal/controller"
+	"github.com/vela-infra/vela-infra/internal/statelock"
 	"github.com/vela-infra/vela-infra/internal/target"
 	"github.com/vela-infra/vela-infra/internal/terraform"
 )
@@ -29,6 +30,7 @@ func main() {
 }
 
 func run() error {
+	started := time.Now()
 	var (
 		terraformBin        = flag.String("terraform", "terraform", "Terraform CLI to run")
 		workDir             = flag.String("work-dir", filepath.Join(os.TempDir(), "vela-infra", "workspaces"), "directory of the per-target workspaces")
@@ -44,6 +46,7 @@ func run() error {
 		leaderElect         = flag.Bool("leader-elect", false, "elect a leader, for more than one replica")
 		allowedProviders    = flag.String("allowed-providers", strings.Join(target.DefaultAllowedProviders, ","), "provider types a target's module may use, comma-separated (the builtin terraform provider is always allowed)")
 		providerNamespaces  = flag.String("provider-namespaces", strings.Join(target.DefaultProviderNamespaces, ","), "namespaces of the Providers every tenant may use, comma-separated (a target's own namespace always counts)")
+		podNamespace        = flag.String("pod-namespace", os.Getenv("POD_NAMESPACE"), "the step-runner's own namespace (env POD_NAMESPACE, from the downward API): a state lock held by this pod before a restart, or by a pod of this Deployment that no longer exists, is released; empty: none is")
 		providerTLS         = flag.Bool("provider-tls", false, "keep go-plugin's mTLS between Terraform and its providers (off: TF_DISABLE_PLUGIN_TLS=1, about 40 ms less per provider launch, three launches per plan)")
 	)
 	opts := zap.Options{}
@@ -68,6 +71,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	// Terraform records the hostname as a lock's holder; in a pod it is the
+	// pod's name.
+	hostname, err := os.Hostname()
+	if err != nil {
+		return fmt.Errorf("hostname: %w", err)
+	}
 	runner := &terraform.Runner{
 		Bin: *terraformBin, WorkDir: *workDir, PluginCacheDir: *pluginCache, CLIConfigFile: *cliConfig,
 		LockTimeout: *lockTimeout, GracePeriod: *gracePeriod, ProviderTLS: *providerTLS,
@@ -75,6 +84,7 @@ func run() error {
 	if err := controller.Setup(mgr, controller.Options{
 		Runner: runner, ControllerNamespace: *controllerNamespace, BackendKubeconfig: *backendKubeconfig, MaxConcurrent: *maxConcurrent,
 		Tenancy: target.Tenancy{AllowedProviders: list(*allowedProviders), ProviderNamespaces: list(*providerNamespaces)},
+		Self:    statelock.Identity{Namespace: *podNamespace, PodName: hostname, Started: started},
 	}); err != nil {
 		return err
 	}

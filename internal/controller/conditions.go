@@ -21,6 +21,12 @@ type outcome struct {
 	// conditions are the kind's own (Approved, Applied, Imported,
 	// Drifted), written before the summary ones.
 	conditions []metav1.Condition
+	// lockedOut, of a run that found the state lock held, is the step and
+	// what it was doing, for the message that names the holder (lockHeld).
+	lockedOut string
+	// retryNow is a run whose blocker is gone (a stale state lock
+	// released): looked at again at once, not after its policy's wait.
+	retryNow bool
 }
 
 // succeeded is a run that did what it was asked.

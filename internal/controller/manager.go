@@ -17,6 +17,7 @@ import (
 	tfv1beta2 "github.com/oam-dev/terraform-controller/api/v1beta2"
 
 	"github.com/vela-infra/vela-infra/internal/joblogs"
+	"github.com/vela-infra/vela-infra/internal/statelock"
 	"github.com/vela-infra/vela-infra/internal/target"
 	"github.com/vela-infra/vela-infra/internal/terraform"
 	"github.com/vela-infra/vela-infra/pkg/apis/infra/v1alpha1"
@@ -65,6 +66,11 @@ type Options struct {
 	// Tenancy bounds what a namespace's targets may reach (zero: the
 	// defaults of internal/target).
 	Tenancy target.Tenancy
+	// Self is this step-runner process (its namespace, pod and start), which
+	// the holders of state locks are judged against: a lock whose holder
+	// provably no longer exists is released. Without a namespace (not in a
+	// pod), holders are only named.
+	Self statelock.Identity
 }
 
 // Setup registers the three step reconcilers, the drift gauge and the
@@ -74,7 +80,9 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	// again live when the cache misses one (created just before its
 	// step-run object); Secrets always live. Reading them live on every run
 	// cost a fleet of drift checks about a tenth of its throughput on a
-	// 2-core machine (make bench).
+	// 2-core machine (make bench). State lock Leases and pods are read live
+	// too, only after a run found the lock held: a cache could trail the
+	// deletion of the pod that held it.
 	live, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
 	if err != nil {
 		return fmt.Errorf("create API client: %w", err)
@@ -85,6 +93,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 			Tenancy: o.Tenancy},
 		Workspaces:    TerraformOpener(o.Runner),
 		Recorder:      mgr.GetEventRecorderFor("vela-infra-step-runner"),
+		Locks:         &statelock.Locks{Client: live, World: statelock.Cluster{Client: live, Identity: o.Self}},
 		RetryAfter:    o.RetryAfter,
 		ProgressAfter: o.ProgressAfter,
 	}

@@ -1,10 +1,16 @@
 package controller
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/vela-infra/vela-infra/internal/statelock"
 	"github.com/vela-infra/vela-infra/internal/target"
 	"github.com/vela-infra/vela-infra/internal/terraform"
 	"github.com/vela-infra/vela-infra/pkg/apis/infra/v1alpha1"
@@ -61,10 +67,16 @@ func policyOf(reason string) policy {
 	return policies[v1alpha1.ReasonTerraformFailed]
 }
 
+// immediately is the wait of a run whose blocker is gone (outcome.retryNow).
+const immediately = 10 * time.Millisecond
+
 // requeueAfter is when to look at an object again after a run ended with o.
 func (rt *Runtime) requeueAfter(o outcome) time.Duration {
-	if !o.reported() || o.ready {
+	switch {
+	case !o.reported() || o.ready:
 		return 0
+	case o.retryNow:
+		return immediately
 	}
 	return time.Duration(policyOf(o.reason).retry) * rt.retryAfter()
 }
@@ -79,10 +91,10 @@ func (rt *Runtime) retryAfter() time.Duration {
 // terraformFailures maps each reason internal/terraform classifies a failed
 // command as to the step's reason and message format: %[1]s is the step and
 // what it was doing, %[2]s Terraform's error, %[3]s where its full output
-// is. An interrupted command is not here: it is the step-runner stopping,
-// and the next one runs the step again.
+// is, %[4]s who holds the state lock. An interrupted command is not here:
+// it is the step-runner stopping, and the next one runs the step again.
 var terraformFailures = map[string]struct{ reason, format string }{
-	terraform.ReasonLockHeld:        {v1alpha1.ReasonLockHeld, "%[1]s waits for the state lock, held by another run; retrying"},
+	terraform.ReasonLockHeld:        {v1alpha1.ReasonLockHeld, "%[1]s waits for the state lock, held by %[4]s; retrying"},
 	terraform.ReasonThrottled:       {v1alpha1.ReasonThrottled, "%[1]s was throttled by the cloud; retrying"},
 	terraform.ReasonAuth:            {v1alpha1.ReasonAuthFailed, "%[1]s failed: the cloud refused the credentials (%[2]s); fix the Provider's credentials Secret%[3]s"},
 	terraform.ReasonNotFound:        {v1alpha1.ReasonCloudNotFound, "%[1]s failed: %[2]s; check the cloud id%[3]s"},
@@ -125,5 +137,54 @@ func (p *pass) fail(what string, err error) (outcome, error) {
 	}
 	where := fmt.Sprintf("%s: %s of Configuration %s", p.name(), what, p.obj.GetTarget().ConfigurationName)
 	full := "; the full Terraform output is in ConfigMap " + p.outputName()
-	return notReady(f.reason, fmt.Sprintf(f.format, where, tfe.Summary, full)), nil
+	o := notReady(f.reason, fmt.Sprintf(f.format, where, tfe.Summary, full, "another run"))
+	if tfe.Reason == terraform.ReasonLockHeld {
+		o.lockedOut = where
+	}
+	return o, nil
+}
+
+// lockReleased is the message of a run that released a stale state lock:
+// %[1]s is the step and what it was doing, %[2]s the holder, %[3]s how it
+// is known to be gone.
+const lockReleased = "%[1]s found the state lock held by %[2]s and released it: %[3]s; retrying now"
+
+// lockHeld looks at who holds the state lock a run found held (the run's
+// workspace closed): a holder that provably no longer exists loses the
+// lock, with an Event, and the run is retried at once; any other is named
+// in the message. When the lock cannot be read or released, o is left as
+// fail made it.
+func (rt *Runtime) lockHeld(ctx context.Context, p *pass, o outcome) outcome {
+	if o.lockedOut == "" || rt.Locks == nil || p.res == nil || p.res.StateLock.Name == "" {
+		return o
+	}
+	logger := log.FromContext(ctx).WithValues("lease", p.res.StateLock.String())
+	lock, err := rt.Locks.Inspect(ctx, p.res.StateLock)
+	if err != nil {
+		logger.Error(err, "could not tell who holds the state lock")
+		return o
+	}
+	now := rt.Locks.Clock()
+	if lock.State != statelock.Stale {
+		o.message = fmt.Sprintf(terraformFailures[terraform.ReasonLockHeld].format, o.lockedOut, "", "", lock.Describe(now))
+		return o
+	}
+	if err := rt.Locks.Release(ctx, lock); apierrors.IsConflict(err) {
+		// The Lease changed since it was read: whoever changed it wins, and
+		// the next run looks again.
+		logger.Info("the stale state lock changed before it was released: left alone")
+		return o
+	} else if err != nil {
+		logger.Error(err, "could not release a stale state lock")
+		return o
+	}
+	info := lock.Info
+	cfg := p.res.Configuration.Namespace + "/" + p.res.Configuration.Name
+	logger.Info("released a stale state lock", "configuration", cfg, "who", info.Who, "created", info.Created,
+		"operation", info.Operation, "lockID", info.ID, "why", lock.Gone)
+	rt.Recorder.Eventf(p.obj, corev1.EventTypeNormal, v1alpha1.ReasonStateLockReleased, "released the state lock of Configuration %s held by %s since %s (operation %s): %s",
+		cfg, info.Who, info.Created.UTC().Format(time.RFC3339), info.Operation, lock.Gone)
+	o.message = fmt.Sprintf(lockReleased, o.lockedOut, lock.Describe(now), lock.Gone)
+	o.retryNow = true
+	return o
 }

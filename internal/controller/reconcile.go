@@ -5,7 +5,8 @@
 //
 // Every reconcile has the same shape (reconcileStep): read the object, skip
 // it when nothing is due, check its spec, open the target's workspace, run
-// the kind's step, keep the run's output, compute the conditions from the
+// the kind's step, keep the run's output, look at who holds a state lock
+// the run found held (policy.go, lockHeld), compute the conditions from the
 // run's outcome (conditions.go) with the failure policy (policy.go), and
 // patch the status once.
 package controller
@@ -27,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/vela-infra/vela-infra/internal/statelock"
 	"github.com/vela-infra/vela-infra/internal/target"
 	"github.com/vela-infra/vela-infra/pkg/apis/infra/v1alpha1"
 )
@@ -37,6 +39,9 @@ type Runtime struct {
 	Resolver   *target.Resolver
 	Workspaces Opener
 	Recorder   record.EventRecorder
+	// Locks, when set, tells who holds a state lock a run found held, and
+	// releases it when that holder no longer exists.
+	Locks *statelock.Locks
 	// RetryAfter is the unit of the failure policy's waits (default 15s).
 	RetryAfter time.Duration
 	// ProgressAfter is how long a run goes before its Progressing condition
@@ -112,6 +117,7 @@ func (rt *Runtime) reconcileStep(ctx context.Context, key types.NamespacedName, 
 	p := &pass{obj: obj, gvk: gvk}
 	before := obj.DeepCopyObject().(client.Object)
 	o, err := rt.runStep(ctx, p, s)
+	o = rt.lockHeld(ctx, p, o)
 	setConditions(obj, o, p.noted)
 	// The final status is a patch against what the API server holds: the
 	// Progressing status when that was written, else the object as read.

@@ -27,6 +27,7 @@ import (
 	tfv1beta2 "github.com/oam-dev/terraform-controller/api/v1beta2"
 
 	"github.com/vela-infra/vela-infra/internal/controller"
+	"github.com/vela-infra/vela-infra/internal/statelock"
 	"github.com/vela-infra/vela-infra/internal/terraform"
 	"github.com/vela-infra/vela-infra/internal/testground/mycloudtest"
 	"github.com/vela-infra/vela-infra/internal/testground/testenv"
@@ -92,7 +93,9 @@ func manager(t *testing.T) client.Client {
 		}
 		if startErr = controller.Setup(mgr, controller.Options{Runner: runner, BackendKubeconfig: kubeconfig, MaxConcurrent: 4, RetryAfter: time.Second / 4,
 			// Every run writes its Progressing condition, as long runs do.
-			ProgressAfter: -1}); startErr != nil {
+			ProgressAfter: -1,
+			// A pod of the step-runner (statelock_test.go), as if in a cluster.
+			Self: statelock.Identity{Namespace: runnerNS, PodName: runnerPod, Started: time.Now()}}); startErr != nil {
 			return
 		}
 		ctx, cancel := context.WithCancel(context.Background())

@@ -65,6 +65,10 @@ type Resolved struct {
 	Target terraform.Target
 	// ApplyJob is the name of terraform-controller's apply Job.
 	ApplyJob string
+	// StateLock is the Lease of the state lock of terraform-controller's
+	// kubernetes backend (lock-tfstate-default-<suffix>, next to the state
+	// Secret); zero for another backend.
+	StateLock types.NamespacedName
 }
 
 // Error is a target that cannot be resolved until something outside the
@@ -118,11 +122,11 @@ func (r *Resolver) Resolve(ctx context.Context, namespace string, target v1alpha
 			env[k] = v
 		}
 	}
-	t, err := r.render(cfg, cfgType, meta, env)
+	t, lock, err := r.render(cfg, cfgType, meta, env)
 	if err != nil {
 		return nil, err
 	}
-	return &Resolved{Configuration: cfg, Exists: exists, ApplyJob: meta.ApplyJobName, Target: t}, nil
+	return &Resolved{Configuration: cfg, Exists: exists, ApplyJob: meta.ApplyJobName, Target: t, StateLock: lock}, nil
 }
 
 // configuration reads the target's Configuration, with the spec the step
@@ -216,15 +220,17 @@ func (r *Resolver) provider(ctx context.Context, ref *crossplane.Reference) (*tf
 var secretName = regexp.MustCompile(`(?i)pass|secret|token|key|credential|private`)
 
 // render builds the workspace target: the module with terraform-controller's
-// backend block, its variables, and the values never to show.
-func (r *Resolver) render(cfg *tfv1beta2.Configuration, cfgType tftypes.ConfigurationType, meta *process.TFConfigurationMeta, env map[string]string) (terraform.Target, error) {
+// backend block, its variables, and the values never to show; and names the
+// backend's state lock Lease.
+func (r *Resolver) render(cfg *tfv1beta2.Configuration, cfgType tftypes.ConfigurationType, meta *process.TFConfigurationMeta, env map[string]string) (terraform.Target, types.NamespacedName, error) {
+	var lock types.NamespacedName
 	hcl, be, err := meta.RenderConfiguration(cfg, cfgType)
 	if err != nil {
-		return terraform.Target{}, failed(v1alpha1.ReasonInvalidConfiguration, "Configuration %s/%s: %v", cfg.Namespace, cfg.Name, err)
+		return terraform.Target{}, lock, failed(v1alpha1.ReasonInvalidConfiguration, "Configuration %s/%s: %v", cfg.Namespace, cfg.Name, err)
 	}
 	variables, err := tfcfg.RawExtension2Map(cfg.Spec.Variable)
 	if err != nil {
-		return terraform.Target{}, failed(v1alpha1.ReasonInvalidSpec, "Configuration %s/%s: spec.variable is not an object: %v", cfg.Namespace, cfg.Name, err)
+		return terraform.Target{}, lock, failed(v1alpha1.ReasonInvalidSpec, "Configuration %s/%s: spec.variable is not an object: %v", cfg.Namespace, cfg.Name, err)
 	}
 	var secrets []string
 	for _, v := range env {
@@ -237,8 +243,13 @@ func (r *Resolver) render(cfg *tfv1beta2.Configuration, cfgType tftypes.Configur
 	}
 	sort.Strings(secrets)
 	var backendConfig []string
-	if _, ok := be.(*backend.K8SBackend); ok && r.BackendKubeconfig != "" {
-		backendConfig = []string{"config_path=" + r.BackendKubeconfig, "in_cluster_config=false"}
+	if k8s, ok := be.(*backend.K8SBackend); ok {
+		// Terraform's kubernetes backend locks the state Secret (workspace
+		// "default") with the Lease "lock-" + its name.
+		lock = types.NamespacedName{Namespace: k8s.SecretNS, Name: "lock-" + fmt.Sprintf(backend.TFBackendSecret, "default", k8s.SecretSuffix)}
+		if r.BackendKubeconfig != "" {
+			backendConfig = []string{"config_path=" + r.BackendKubeconfig, "in_cluster_config=false"}
+		}
 	}
 	return terraform.Target{
 		Key:           cfg.Namespace + "/" + cfg.Name,
@@ -247,7 +258,7 @@ func (r *Resolver) render(cfg *tfv1beta2.Configuration, cfgType tftypes.Configur
 		Env:           env,
 		BackendConfig: backendConfig,
 		Secrets:       secrets,
-	}, nil
+	}, lock, nil
 }
 
 // get reads from the cache, and live when the cache does not have it.

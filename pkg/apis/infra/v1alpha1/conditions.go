@@ -41,6 +41,10 @@ const (
 	// Waiting for terraform-controller, which runs without the state lock.
 	ReasonWaitingForApply = "WaitingForTerraformController"
 
+	// The Event of a stale state lock released: its holder, a step-runner
+	// pod, no longer exists.
+	ReasonStateLockReleased = "StateLockReleased"
+
 	// Import.
 	ReasonWouldReplace = "ImportWouldReplace"
 
