@@ -34,6 +34,7 @@ func TestCluster(t *testing.T) {
 	if err := c.EnableAddons(ctx, root, cloud.URL, mycloudtest.AccessKey, mycloudtest.SecretKey); err != nil {
 		t.Fatal(err)
 	}
+	t.Run("LeastPrivilege", func(t *testing.T) { testLeastPrivilege(ctx, t, c) })
 	t.Run("Platform", func(t *testing.T) { testPlatform(ctx, t, c, cloud) })
 	t.Run("TerminateRejects", func(t *testing.T) { testTerminate(ctx, t, c, cloud) })
 	t.Run("StaleApprovalAppliesNothing", func(t *testing.T) { testStaleApproval(ctx, t, c, cloud) })
@@ -498,5 +499,31 @@ func testImportWouldReplace(ctx context.Context, t *testing.T, c *localcluster.C
 	}
 	if out, err := c.Kubectl(ctx, "get", "configuration", "legacy-bucket"); err == nil {
 		t.Fatalf("the failed import let apply-component run:\n%s", out)
+	}
+}
+
+// testLeastPrivilege asks the API server what the installed step-runner's
+// ServiceAccount may do: Secrets only where state and shared credentials
+// live (vela-system), none in a tenant's namespace or cluster-wide; run
+// output where it serves.
+func testLeastPrivilege(ctx context.Context, t *testing.T, c *localcluster.Cluster) {
+	const sa = "system:serviceaccount:vela-system:vela-infra-step-runner"
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"get", "secrets", "-n", "default"}, "no"},
+		{[]string{"create", "secrets", "-n", "default"}, "no"},
+		{[]string{"get", "secrets", "-n", "kube-system"}, "no"},
+		{[]string{"list", "secrets", "--all-namespaces"}, "no"},
+		{[]string{"list", "configmaps", "--all-namespaces"}, "no"},
+		{[]string{"get", "secrets", "-n", "vela-system"}, "yes"},
+		{[]string{"create", "configmaps", "-n", "default"}, "yes"},
+		{[]string{"create", "configmaps", "-n", "kube-system"}, "no"},
+	} {
+		out, _ := c.Kubectl(ctx, append([]string{"auth", "can-i", "--as", sa}, tc.args...)...)
+		if got := strings.TrimSpace(out); got != tc.want {
+			t.Errorf("kubectl auth can-i %s as the step-runner: %q, want %q", strings.Join(tc.args, " "), got, tc.want)
+		}
 	}
 }

@@ -108,6 +108,7 @@ func TestChartRBACIsGenerated(t *testing.T) {
 			scopes: map[object]string{
 				{"ClusterRole", "", name}:                "",
 				{"Role", "shop", name}:                   "served",
+				{"Role", "shop", name + "-state"}:        "state",
 				{"Role", "vela-system", name + "-state"}: "state",
 				{"Role", "vela-system", leader}:          "release",
 			},

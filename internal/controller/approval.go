@@ -7,11 +7,8 @@ import (
 	"path/filepath"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/vela-infra/vela-infra/internal/plan"
@@ -29,6 +26,9 @@ const (
 type ApprovalReconciler struct {
 	*Runtime
 	MaxConcurrent int
+	// PlanNamespace keeps the saved plans (empty: each InfraApproval's own
+	// namespace, owned by it).
+	PlanNamespace string
 }
 
 // SetupWithManager registers the reconciler.
@@ -42,8 +42,9 @@ func (r *ApprovalReconciler) SetupWithManager(mgr ctrl.Manager) error {
 func (r *ApprovalReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	obj := &v1alpha1.InfraApproval{}
 	return r.reconcileStep(ctx, req.NamespacedName, obj, step{
-		due: whenNotDone(obj),
-		run: func(ctx context.Context, p *pass) (outcome, error) { return r.run(ctx, obj, p) },
+		due:      whenNotDone(obj),
+		run:      func(ctx context.Context, p *pass) (outcome, error) { return r.run(ctx, obj, p) },
+		finalize: func(ctx context.Context) error { return r.finalize(ctx, obj) },
 	})
 }
 
@@ -147,38 +148,26 @@ func (r *ApprovalReconciler) plan(ctx context.Context, obj *v1alpha1.InfraApprov
 	return r.storePlan(ctx, obj, planned.File, s.ID)
 }
 
-// storePlan keeps the plan file in a Secret owned by obj (a plan holds the
-// values of sensitive variables).
+// storePlan keeps the plan file where saved plans live (plansecret.go).
 func (r *ApprovalReconciler) storePlan(ctx context.Context, obj *v1alpha1.InfraApproval, file, id string) error {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return err
 	}
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: obj.Namespace, Name: obj.Name + "-plan"}}
-	_, err = controllerutil.CreateOrUpdate(ctx, r.Client, secret, func() error {
-		secret.Labels = map[string]string{"app.kubernetes.io/managed-by": "vela-infra-step-runner"}
-		secret.Type = corev1.SecretTypeOpaque
-		secret.Data = map[string][]byte{planFileKey: data, planIDKey: []byte(id)}
-		return controllerutil.SetControllerReference(obj, secret, r.Client.Scheme())
-	})
-	if err != nil {
-		return fmt.Errorf("store plan: %w", err)
-	}
-	obj.Status.PlanSecret = secret.Name
-	return nil
+	return r.savePlanSecret(ctx, obj, data, id)
 }
 
 // loadPlan writes the shown plan, from its Secret, into the workspace.
 func (r *ApprovalReconciler) loadPlan(ctx context.Context, obj *v1alpha1.InfraApproval, dir string) (string, error) {
-	var secret corev1.Secret
-	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: obj.Namespace, Name: obj.Status.PlanSecret}, &secret); err != nil {
-		if apierrors.IsNotFound(err) {
-			return "", fmt.Errorf("the saved plan Secret %s is gone; delete the InfraApproval to plan again", obj.Status.PlanSecret)
-		}
+	secret, err := r.readPlanSecret(ctx, obj)
+	if err != nil {
 		return "", err
 	}
+	if secret == nil {
+		return "", fmt.Errorf("the saved plan Secret %s is gone; delete the InfraApproval to plan again", obj.Status.PlanSecret)
+	}
 	if string(secret.Data[planIDKey]) != obj.Status.Plan.ID {
-		return "", fmt.Errorf("the saved plan Secret %s holds plan %s, not the shown plan %s", secret.Name, secret.Data[planIDKey], obj.Status.Plan.ID)
+		return "", fmt.Errorf("the saved plan Secret %s holds plan %s, not the shown plan %s", obj.Status.PlanSecret, secret.Data[planIDKey], obj.Status.Plan.ID)
 	}
 	file := filepath.Join(dir, "approved.tfplan")
 	return file, os.WriteFile(file, secret.Data[planFileKey], 0o600)

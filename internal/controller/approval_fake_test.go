@@ -2,13 +2,18 @@ package controller
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/vela-infra/vela-infra/internal/plan"
 	"github.com/vela-infra/vela-infra/internal/terraform"
@@ -104,7 +109,7 @@ func TestFakeApproval(t *testing.T) {
 		}},
 		"plan Secret gone: an error, the shown plan stays": {shown: []planReply{show}, approve: shown.ID, deleteSecret: true, second: []planReply{show}, want: observed{
 			Calls: []string{"plan recheck.tfplan"},
-			Err:   "the saved plan Secret approve-plan is gone; delete the InfraApproval to plan again",
+			Err:   "the saved plan Secret " + fakeNS + "/approve-plan is gone; delete the InfraApproval to plan again",
 			Conditions: waitingWith(v1alpha1.ReasonAwaitingApproval, awaiting,
 				v1alpha1.ConditionApproved, "False AwaitingApproval: "+awaiting, v1alpha1.ConditionPlanned, planned),
 		}},
@@ -154,7 +159,8 @@ func (e *fakeEnv) approve(obj *v1alpha1.InfraApproval, id string, earlier bool) 
 
 func (e *fakeEnv) deletePlanSecret(obj *v1alpha1.InfraApproval) {
 	e.t.Helper()
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: fakeNS, Name: obj.Status.PlanSecret}}
+	ns, name, _ := strings.Cut(obj.Status.PlanSecret, "/")
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 	if err := e.c.Delete(context.Background(), secret); err != nil {
 		e.t.Fatal(err)
 	}
@@ -168,10 +174,61 @@ func (e *fakeEnv) assertPlanSecretHoldsTheShownPlan(obj *v1alpha1.InfraApproval)
 		return
 	}
 	var secret corev1.Secret
-	if err := e.c.Get(context.Background(), types.NamespacedName{Namespace: fakeNS, Name: obj.Status.PlanSecret}, &secret); err != nil {
+	if err := e.c.Get(context.Background(), planSecretKey(obj), &secret); err != nil {
 		e.t.Fatalf("plan Secret: %v", err)
 	}
 	if got := string(secret.Data[planIDKey]); got != obj.Status.Plan.ID {
 		e.t.Errorf("the plan Secret holds plan %s, the status shows %s", got, obj.Status.Plan.ID)
+	}
+}
+
+// planSecretKey is where status.planSecret (namespace/name) says the plan is.
+func planSecretKey(obj *v1alpha1.InfraApproval) types.NamespacedName {
+	ns, name, _ := strings.Cut(obj.Status.PlanSecret, "/")
+	return types.NamespacedName{Namespace: ns, Name: name}
+}
+
+// TestFakeSavedPlanOutsideTheTenant: with a plan namespace, the saved plan
+// (it holds sensitive values) is kept there, not in the tenant's namespace,
+// and a finalizer on the InfraApproval deletes it when the object goes.
+func TestFakeSavedPlanOutsideTheTenant(t *testing.T) {
+	obj := &v1alpha1.InfraApproval{ObjectMeta: metav1.ObjectMeta{Namespace: fakeNS, Name: "approve", Generation: 1},
+		Spec: v1alpha1.InfraApprovalSpec{Target: v1alpha1.Target{ConfigurationName: fakeCfg}}}
+	e := newFakeEnv(t, obj)
+	r := &ApprovalReconciler{Runtime: e.rt, PlanNamespace: "vela-system"}
+	e.ws.plans = []planReply{{plan: planOf(vpc(create, "", "10.40.0.0/16")), changes: true}}
+	got := e.reconcile(r, obj)
+	if got.Err != "" || !strings.HasPrefix(got.Conditions[v1alpha1.ConditionReady], "False AwaitingApproval") {
+		t.Fatalf("not awaiting approval: %+v", got)
+	}
+	want := types.NamespacedName{Namespace: "vela-system", Name: "tfplan-" + fakeNS + ".approve"}
+	if diff := cmp.Diff(want, planSecretKey(obj)); diff != "" {
+		t.Fatalf("status.planSecret (-want +got):\n%s", diff)
+	}
+	e.assertPlanSecretHoldsTheShownPlan(obj)
+	var inTenant corev1.SecretList
+	if err := e.c.List(context.Background(), &inTenant, client.InNamespace(fakeNS)); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range inTenant.Items {
+		if _, ok := s.Data[planFileKey]; ok {
+			t.Errorf("a saved plan in the tenant's namespace: %s", s.Name)
+		}
+	}
+	if !controllerutil.ContainsFinalizer(obj, planFinalizer) {
+		t.Fatalf("no finalizer %s on the InfraApproval: %v", planFinalizer, obj.Finalizers)
+	}
+
+	if err := e.c.Delete(context.Background(), obj); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(obj)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.c.Get(context.Background(), want, &corev1.Secret{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the saved plan outlived its InfraApproval: %v", err)
+	}
+	if err := e.c.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); !apierrors.IsNotFound(err) {
+		t.Errorf("the InfraApproval is still there after finalizing: %v (finalizers %v)", err, obj.Finalizers)
 	}
 }

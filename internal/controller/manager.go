@@ -71,6 +71,9 @@ type Options struct {
 	// provably no longer exists is released. Without a namespace (not in a
 	// pod), holders are only named.
 	Self statelock.Identity
+	// PlanNamespace keeps the InfraApprovals' saved plans (empty: each
+	// InfraApproval's own namespace).
+	PlanNamespace string
 }
 
 // Setup registers the three step reconcilers, the drift gauge and the
@@ -109,7 +112,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 			Resolver: rt.Resolver, Recorder: rt.Recorder},
 		&ImportReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent},
 		&DriftReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent},
-		&ApprovalReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent},
+		&ApprovalReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent, PlanNamespace: o.PlanNamespace},
 	} {
 		if err := r.SetupWithManager(mgr); err != nil {
 			return err

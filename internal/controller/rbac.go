@@ -29,17 +29,13 @@ package controller
 // +kubebuilder:rbac:groups=core,resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups=core,resources=pods/log,verbs=get
 
-// Terraform's kubernetes backend: the state Secrets and the shared
-// Providers' credential Secrets where they live; in a tenant's namespace,
-// the saved plans (Secrets owned by an InfraApproval), the credentials of
-// the tenant's own Provider, and the state when terraform-controller keeps
-// it in each Configuration's namespace.
+// Where Terraform state and shared credentials live, and nowhere else (a
+// tenant's namespace only when terraform-controller keeps the state in each
+// Configuration's namespace: the chart then grants these there): the state
+// Secrets, the shared Providers' credential Secrets, the saved plans
+// (--plan-namespace), and the backend's state locks.
 // +kubebuilder:rbac:groups=core,resources=secrets,verbs=get;list;create;update;patch;delete,namespace=state
-// +kubebuilder:rbac:groups=core,resources=secrets,verbs=get;list;create;update;patch;delete,namespace=served
-
-// The backend's state locks.
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update;delete,namespace=state
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update;delete,namespace=served
 
 // Run output: ConfigMaps owned by the step-run object or the Configuration.
 // +kubebuilder:rbac:groups=core,resources=configmaps,verbs=get;list;create;update;patch;delete,namespace=served

@@ -76,6 +76,9 @@ type step struct {
 	validate func() error
 	// run does the kind's Terraform work in p.ws.
 	run func(ctx context.Context, p *pass) (outcome, error)
+	// finalize cleans up after a deleted object that carries one of the
+	// kind's finalizers; nil when the kind has none.
+	finalize func(ctx context.Context) error
 }
 
 // pass is one run of a step over one object: what its phases found, for
@@ -104,6 +107,12 @@ func (p *pass) note(c metav1.Condition) { p.noted = append(p.noted, c) }
 func (rt *Runtime) reconcileStep(ctx context.Context, key types.NamespacedName, obj stepObject, s step) (ctrl.Result, error) {
 	if err := rt.Client.Get(ctx, key, obj); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if obj.GetDeletionTimestamp() != nil {
+		if s.finalize == nil {
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, s.finalize(ctx)
 	}
 	if due := s.due(); due > 0 {
 		return ctrl.Result{RequeueAfter: due}, nil

@@ -328,10 +328,27 @@ func TestRejectedApprovalLeavesTheCloudAlone(t *testing.T) {
 	f := newFixture(t)
 	spec := f.configurationSpec("bucket", map[string]any{"name": "never-made"})
 	a := await(f, f.approval("rejected", "never", spec), "plan shown", awaiting)
+	// The saved plan (it can hold sensitive values) is kept outside the
+	// tenant's namespace, and goes with its InfraApproval.
+	plan := types.NamespacedName{Namespace: planNS, Name: "tfplan-" + f.ns + ".rejected"}
+	if a.Status.PlanSecret != plan.String() {
+		t.Fatalf("status.planSecret %q, want %s", a.Status.PlanSecret, plan)
+	}
+	if err := f.c.Get(context.Background(), plan, &corev1.Secret{}); err != nil {
+		t.Fatalf("saved plan: %v", err)
+	}
 	if err := f.c.Delete(context.Background(), a); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * time.Second)
+	gone := func(key types.NamespacedName, obj client.Object) bool {
+		return apierrors.IsNotFound(f.c.Get(context.Background(), key, obj))
+	}
+	for deadline := time.Now().Add(30 * time.Second); !gone(plan, &corev1.Secret{}) || !gone(client.ObjectKeyFromObject(a), a); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("30s after its deletion: saved plan gone %v, InfraApproval gone %v (finalizers %v)",
+				gone(plan, &corev1.Secret{}), gone(client.ObjectKeyFromObject(a), a), a.Finalizers)
+		}
+	}
 	if n := f.cloud.CountRequests(http.MethodPost, "/v1/"); n != 0 {
 		t.Fatalf("a rejected plan changed the cloud: %d", n)
 	}

@@ -95,19 +95,27 @@ func manager(t *testing.T) client.Client {
 			// Every run writes its Progressing condition, as long runs do.
 			ProgressAfter: -1,
 			// A pod of the step-runner (statelock_test.go), as if in a cluster.
-			Self: statelock.Identity{Namespace: runnerNS, PodName: runnerPod, Started: time.Now()}}); startErr != nil {
+			Self: statelock.Identity{Namespace: runnerNS, PodName: runnerPod, Started: time.Now()},
+			// Saved plans outside the tenants' namespaces, as in a cluster.
+			PlanNamespace: planNS}); startErr != nil {
 			return
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		stopMgr = cancel
 		go func() { _ = mgr.Start(ctx) }()
-		k8s, startErr = client.New(env.Config, client.Options{Scheme: scheme})
+		if k8s, startErr = client.New(env.Config, client.Options{Scheme: scheme}); startErr != nil {
+			return
+		}
+		startErr = k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: planNS}})
 	})
 	if startErr != nil {
 		t.Fatal(startErr)
 	}
 	return k8s
 }
+
+// planNS keeps the saved plans of every test's InfraApprovals.
+const planNS = "vela-infra-plans"
 
 // logSink shows the step-runner's logs with STEP_RUNNER_TEST_LOGS=1.
 func logSink() io.Writer {
