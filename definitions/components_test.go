@@ -263,6 +263,7 @@ func TestRenderBadPropertyNamesIt(t *testing.T) {
 		"subnet cidr prefix /30":             {"subnet", subnet("cidr", "10.0.1.0/30"), "check.cidr", subnetCIDRMsg, ""},
 		"subnet vpc_id of a subnet":          {"subnet", subnet("vpc_id", "subnet-1a2b"), "check.vpc_id", "The vpc_id must be a VPC id such as vpc-1a2b3c4d.", ""},
 		"subnet zone with two letters":       {"subnet", subnet("zone", "zone-ab"), "check.zone", "The zone must look like zone-a.", ""},
+		"subnet zone that does not exist":    {"subnet", subnet("zone", "zone-z"), "check.zone", "The zone must be one of zone-a, zone-b, zone-c: mycloud has no other zone.", ""},
 		"subnet name with an underscore":     {"subnet", subnet("name", "my_app"), "check.name", "The name must be", ""},
 		"mysql storage too small":            {"mysql", mysql("storage_gib", 10), "check.storage_gib", storageMsg, ""},
 		"mysql storage too large":            {"mysql", mysql("storage_gib", 16385), "check.storage_gib", storageMsg, ""},

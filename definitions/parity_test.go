@@ -47,7 +47,7 @@ func TestRulesAgreeWithTheModules(t *testing.T) {
 			"vpc_id": {[]any{"vpc-1a2b", "vpc-0", "vpc-", "subnet-1a2b", "vpc-ABC", "vpc-a_b"}, func(v any) bool { return rules.ID("vpc-", v.(string)) == nil }},
 			"cidr": {[]any{"10.0.1.0/24", "10.0.1.0/29", "10.0.0.0/16", "10.0.1.0/30", "10.0.0.0/15", "10.00.1.0/24", "10.0.1.0/33"},
 				func(v any) bool { return rules.SubnetCIDR(v.(string)) == nil }},
-			"zone": {[]any{"zone-a", "zone-z", "zone-ab", "zone-1", "Zone-a", ""}, func(v any) bool { return rules.Zone(v.(string)) == nil }},
+			"zone": {[]any{"zone-a", "zone-b", "zone-c", "zone-d", "zone-z", "zone-ab", "zone-1", "Zone-a", ""}, func(v any) bool { return rules.Zone(v.(string)) == nil }},
 		},
 		"mysql": {
 			"name":           {names, cloudName},

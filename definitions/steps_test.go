@@ -283,6 +283,12 @@ func TestStepBranches(t *testing.T) {
 	plan := map[string]any{"id": "p-42", "add": int64(1), "change": int64(2), "destroy": int64(0)}
 	drift := map[string]any{"add": int64(0), "change": int64(1), "destroy": int64(0)}
 	const diff = "1 to add, 2 to change, 0 to destroy:\n  ~ mycloud_mysql.this"
+	const unknownComponent = `component "x" is not a component of application shop: name one of db`
+	nothingApplied := func(t *testing.T, objs []*unstructured.Unstructured) {
+		if len(objs) != 0 {
+			t.Errorf("applied %v", objs)
+		}
+	}
 	cases := map[string]struct {
 		step       string
 		properties map[string]any
@@ -300,6 +306,46 @@ func TestStepBranches(t *testing.T) {
 		// wantApplied checks the objects the step applied, in order.
 		wantApplied func(t *testing.T, objs []*unstructured.Unstructured)
 	}{
+		// Bad parameters: the step fails naming the parameter, and applies
+		// nothing.
+		"import: no resources": {
+			step: "infra-import", properties: map[string]any{"component": "db", "resources": []any{}},
+			wantPhase: failed, wantReason: wftypes.StatusReasonAction,
+			wantMessage: "resources must list at least one {address, id}, such as {address: mycloud_vpc.this, id: vpc-1a2b3c4d}",
+			wantApplied: nothingApplied,
+		},
+		"import: resources missing": {
+			step: "infra-import", properties: db,
+			wantPhase: failed, wantReason: wftypes.StatusReasonAction,
+			wantMessage: "resources must list at least one {address, id}, such as {address: mycloud_vpc.this, id: vpc-1a2b3c4d}",
+			wantApplied: nothingApplied,
+		},
+		"drift: onDrift not one of its values": {
+			step: "infra-drift", properties: driftProps("explode"),
+			wantPhase: failed, wantReason: wftypes.StatusReasonAction, wantMessage: `onDrift must be one of "report", "fail", "suspend"`,
+			wantApplied: nothingApplied,
+		},
+		"import: unknown component": {
+			step: "infra-import", properties: map[string]any{"component": "x", "resources": importProps["resources"]},
+			wantPhase: failed, wantReason: wftypes.StatusReasonAction, wantMessage: unknownComponent,
+			wantApplied: nothingApplied,
+		},
+		"drift: unknown component": {
+			step: "infra-drift", properties: map[string]any{"component": "x"},
+			wantPhase: failed, wantReason: wftypes.StatusReasonAction, wantMessage: unknownComponent,
+			wantApplied: nothingApplied,
+		},
+		"plan: unknown component": {
+			step: "infra-plan", properties: map[string]any{"component": "x"},
+			wantPhase: failed, wantReason: wftypes.StatusReasonAction, wantMessage: unknownComponent,
+			wantApplied: nothingApplied,
+		},
+		"approve: unknown component": {
+			step: "infra-approve", properties: map[string]any{"component": "x"},
+			wantPhase: failed, wantReason: wftypes.StatusReasonAction, wantMessage: unknownComponent,
+			wantApplied: nothingApplied,
+		},
+
 		"import: no status yet": {
 			step: "infra-import", properties: importProps,
 			wantPhase: running, wantReason: wftypes.StatusReasonWait, wantMessage: "InfraImport shop-import: importing",

@@ -87,6 +87,12 @@ func newDefinition(c component, m *module) (*definition, error) {
 			for _, cond := range r.Valid {
 				p.Checks = append(p.Checks, check{Valid: strings.ReplaceAll(cond, "{v}", "parameter."+v.Name), Message: msg})
 			}
+			for _, cc := range r.Cloud {
+				if cc.Valid == "" || cc.Message == "" {
+					return nil, fmt.Errorf("definitions/gen: a cloud check of %s.%s needs a condition and a message", c.Type, v.Name)
+				}
+				p.Checks = append(p.Checks, check{Valid: strings.ReplaceAll(cc.Valid, "{v}", "parameter."+v.Name), Message: cc.Message})
+			}
 		}
 		d.Properties = append(d.Properties, p)
 	}
@@ -278,8 +284,9 @@ template: {
 	}
 
 	// Render-time checks. A property that breaks a rule of the module's
-	// variable validation (or the cloud's password policy) fails rendering
-	// here, at check.<property>, with the module's message, before
+	// variable validation (or a rule of the cloud the module does not hold:
+	// the password policy, the zones) fails rendering here, at
+	// check.<property>, with the module's message (or the cloud's), before
 	// terraform-controller runs anything. A password is never echoed.
 	check: {
 {{- range .Properties}}

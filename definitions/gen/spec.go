@@ -1,5 +1,12 @@
 package main
 
+import (
+	"strconv"
+	"strings"
+
+	"github.com/vela-infra/vela-infra/internal/mycloud/rules"
+)
+
 // component is one ComponentDefinition, mycloud-<Type>, wrapping the module
 // definitions/modules/<Type>. Everything the module says (variables, their
 // types, defaults, descriptions, validation messages, outputs, the HCL
@@ -23,6 +30,27 @@ type rule struct {
 	// module's own validation error_message; a rule for a variable the
 	// module does not validate (a sensitive one) must set it.
 	Message string
+	// Cloud are checks of rules the cloud holds and the module's validation
+	// does not (which zones exist), each with its own message, read from
+	// internal/mycloud/rules. They are evaluated after Valid holds.
+	Cloud []check
+}
+
+// zoneRule: the module checks the shape of a zone; the cloud knows which
+// zones exist (rules.Zones).
+func zoneRule() rule {
+	zones := rules.Zones()
+	var conds []string
+	for _, z := range zones {
+		conds = append(conds, "{v} == "+strconv.Quote(z))
+	}
+	return rule{
+		Valid: []string{`{v} =~ "^zone-[a-z]$"`},
+		Cloud: []check{{
+			Valid:   strings.Join(conds, " || "),
+			Message: "The zone must be one of " + strings.Join(zones, ", ") + ": mycloud has no other zone.",
+		}},
+	}
 }
 
 // The rules mirror the validation blocks of the modules in definitions/modules
@@ -58,7 +86,7 @@ var components = []component{
 			"name":   nameRule,
 			"vpc_id": {Valid: []string{`{v} =~ "^vpc-[a-z0-9]+$"`}},
 			"cidr":   subnetCIDRRule,
-			"zone":   {Valid: []string{`{v} =~ "^zone-[a-z]$"`}},
+			"zone":   zoneRule(),
 		},
 	},
 	{

@@ -193,6 +193,7 @@ func TestBadInput(t *testing.T) {
 		"subnet overlap":         {mycloud.KindSubnet, map[string]any{"name": "sn", "vpc_id": vpc.String("id"), "cidr": "10.0.1.128/25"}, 409, "cidr"},
 		"unknown parent":         {mycloud.KindSubnet, map[string]any{"name": "sn", "vpc_id": "vpc-nope", "cidr": "10.0.3.0/24"}, 400, "vpc_id"},
 		"bad zone":               {mycloud.KindSubnet, map[string]any{"name": "sn", "vpc_id": vpc.String("id"), "cidr": "10.0.3.0/24", "zone": "mars"}, 400, "zone"},
+		"unknown zone":           {mycloud.KindSubnet, map[string]any{"name": "sn", "vpc_id": vpc.String("id"), "cidr": "10.0.3.0/24", "zone": "zone-z"}, 400, "zone"},
 		"storage too small":      {mycloud.KindMySQL, mysql(map[string]any{"storage_gib": 5}), 400, "storage_gib"},
 		"storage not integer":    {mycloud.KindMySQL, mysql(map[string]any{"storage_gib": 20.5}), 400, "storage_gib"},
 		"engine not in enum":     {mycloud.KindMySQL, mysql(map[string]any{"engine_version": "9.9"}), 400, "engine_version"},
@@ -215,6 +216,21 @@ func TestBadInput(t *testing.T) {
 			apiErr(t, err, tc.status, tc.field)
 		})
 	}
+	t.Run("unknown zone: the message lists the zones; nothing created", func(t *testing.T) {
+		_, err := e.cli.Create(ctx, mycloud.KindSubnet, map[string]any{"name": "in-z", "vpc_id": vpc.String("id"), "cidr": "10.0.4.0/24", "zone": "zone-z"})
+		apiErr(t, err, 400, "zone")
+		const want = `zone "zone-z" is not a mycloud zone: use one of zone-a, zone-b, zone-c`
+		if got := err.Error(); !strings.Contains(got, want) {
+			t.Errorf("error %q, want it to contain %q", got, want)
+		}
+		listed, err := e.cli.List(ctx, mycloud.KindSubnet, url.Values{"name": {"in-z"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(listed) != 0 {
+			t.Errorf("a subnet was created in an unknown zone: %v", listed)
+		}
+	})
 	t.Run("immutable update", func(t *testing.T) {
 		_, err := e.cli.Update(ctx, mycloud.KindVPC, vpc.String("id"), map[string]any{"cidr": "10.5.0.0/16"})
 		apiErr(t, err, 400, "cidr")

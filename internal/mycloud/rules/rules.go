@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -15,7 +16,6 @@ import (
 var (
 	nameRE       = regexp.MustCompile(`^[a-z][a-z0-9-]{0,61}[a-z0-9]$`)
 	bucketNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
-	zoneRE       = regexp.MustCompile(`^zone-[a-z]$`)
 	idRE         = regexp.MustCompile(`^[a-z]+-[a-z0-9]{1,32}$`)
 )
 
@@ -35,10 +35,17 @@ func BucketName(s string) error {
 	return nil
 }
 
-// Zone is the rule for availability zones.
+// zones are the cloud's availability zones, the only ones it has.
+var zones = []string{"zone-a", "zone-b", "zone-c"}
+
+// Zones returns the cloud's availability zones, in order. definitions/gen
+// renders the components' zone check from it.
+func Zones() []string { return slices.Clone(zones) }
+
+// Zone is the rule for availability zones: one of Zones.
 func Zone(s string) error {
-	if !zoneRE.MatchString(s) {
-		return fmt.Errorf("%q is not a zone such as zone-a", s)
+	if !slices.Contains(zones, s) {
+		return fmt.Errorf("%q is not a mycloud zone: use one of %s", s, strings.Join(zones, ", "))
 	}
 	return nil
 }
