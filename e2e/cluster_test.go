@@ -221,7 +221,7 @@ spec:
 	if err := os.WriteFile(f, []byte(app), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := c.Vela(ctx, "up", "-f", f); err != nil {
+	if out, err := velaUp(ctx, c, f); err != nil {
 		t.Fatalf("vela up: %v\n%s", err, out)
 	}
 	kept := func(failed string) (name, log string) {
@@ -256,7 +256,7 @@ spec:
 	if err := os.WriteFile(f, []byte(fixed), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := c.Vela(ctx, "up", "-f", f); err != nil {
+	if out, err := velaUp(ctx, c, f); err != nil {
 		t.Fatalf("vela up: %v\n%s", err, out)
 	}
 	var latest string
@@ -299,7 +299,7 @@ spec:
 	if err := os.WriteFile(f, []byte(app), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, _ := c.Vela(ctx, "up", "-f", f)
+	out, _ := velaUp(ctx, c, f)
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) && !strings.Contains(out, "storage_gib") {
 		time.Sleep(2 * time.Second)
@@ -369,9 +369,21 @@ func upApp(ctx context.Context, t *testing.T, c *localcluster.Cluster, name, yam
 	if err := os.WriteFile(f, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := c.Vela(ctx, "up", "-f", f); err != nil {
+	if out, err := velaUp(ctx, c, f); err != nil {
 		t.Fatalf("vela up %s: %v\n%s", name, err, out)
 	}
+}
+
+// velaUp runs vela up -f file, again when it lost a race with vela-core
+// updating the same Application ("the object has been modified": vela up
+// reads and updates without retrying), as a person would run it again.
+func velaUp(ctx context.Context, c *localcluster.Cluster, file string) (string, error) {
+	out, err := c.Vela(ctx, "up", "-f", file)
+	for i := 0; i < 3 && err != nil && strings.Contains(out, "the object has been modified"); i++ {
+		time.Sleep(time.Second)
+		out, err = c.Vela(ctx, "up", "-f", file)
+	}
+	return out, err
 }
 
 // statusUntil polls vela status app until it shows want.
@@ -484,7 +496,7 @@ func testStaleApproval(ctx context.Context, t *testing.T, c *localcluster.Cluste
 // would replace it; the import step fails and nothing is deleted.
 func testImportWouldReplace(ctx context.Context, t *testing.T, c *localcluster.Cluster, cloud *mycloudtest.Cloud) {
 	deletes := cloud.CountRequests(http.MethodDelete, "/v1/buckets")
-	if out, err := c.Vela(ctx, "up", "-f", filepath.Join(root, "e2e", "testdata", "legacy-import.yaml")); err != nil {
+	if out, err := velaUp(ctx, c, filepath.Join(root, "e2e", "testdata", "legacy-import.yaml")); err != nil {
 		t.Fatalf("vela up: %v\n%s", err, out)
 	}
 	status := statusUntil(ctx, t, c, "legacy", "phase: failed", 3*time.Minute)

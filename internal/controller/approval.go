@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/vela-infra/vela-infra/internal/plan"
 	"github.com/vela-infra/vela-infra/internal/terraform"
@@ -33,6 +34,16 @@ type ApprovalReconciler struct {
 
 // SetupWithManager registers the reconciler.
 func (r *ApprovalReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	// Once the caches are synced (and this replica leads): the saved plans
+	// of InfraApprovals deleted while no step-runner ran.
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		if err := r.sweepPlans(ctx); err != nil {
+			log.FromContext(ctx).Error(err, "could not sweep the saved plans of deleted InfraApprovals")
+		}
+		return nil
+	})); err != nil {
+		return err
+	}
 	return r.register(mgr, &v1alpha1.InfraApproval{}, r.MaxConcurrent, r)
 }
 
@@ -42,9 +53,9 @@ func (r *ApprovalReconciler) SetupWithManager(mgr ctrl.Manager) error {
 func (r *ApprovalReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	obj := &v1alpha1.InfraApproval{}
 	return r.reconcileStep(ctx, req.NamespacedName, obj, step{
-		due:      whenNotDone(obj),
-		run:      func(ctx context.Context, p *pass) (outcome, error) { return r.run(ctx, obj, p) },
-		finalize: func(ctx context.Context) error { return r.finalize(ctx, obj) },
+		due:  whenNotDone(obj),
+		run:  func(ctx context.Context, p *pass) (outcome, error) { return r.run(ctx, obj, p) },
+		gone: func(ctx context.Context) error { return r.forgetPlan(ctx, req.NamespacedName) },
 	})
 }
 

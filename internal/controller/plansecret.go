@@ -20,54 +20,39 @@ import (
 // it lives where the step-runner keeps Secrets (PlanNamespace: the backend
 // namespace, vela-system by default), not in the tenant's namespace, whose
 // Secrets the step-runner may not read. A Secret cannot be owned across
-// namespaces: a finalizer on the InfraApproval deletes it instead.
+// namespaces, and a finalizer would leave InfraApprovals (and their CRD)
+// stuck once the step-runner is uninstalled: the saved plan is deleted when
+// the step-runner sees its InfraApproval gone, and at start-up for those
+// that went while it was not running (sweepPlans).
 const (
-	planFinalizer = "infra.vela-infra.io/saved-plan"
-
 	labelApprovalNamespace = "infra.vela-infra.io/approval-namespace"
 	labelApprovalName      = "infra.vela-infra.io/approval-name"
 )
 
-// planKey is where obj's saved plan is kept.
-func (r *ApprovalReconciler) planKey(obj *v1alpha1.InfraApproval) types.NamespacedName {
-	if r.PlanNamespace == "" || r.PlanNamespace == obj.Namespace {
-		return types.NamespacedName{Namespace: obj.Namespace, Name: obj.Name + "-plan"}
+// planKey is where the saved plan of the InfraApproval key is kept.
+func (r *ApprovalReconciler) planKey(key types.NamespacedName) types.NamespacedName {
+	if r.PlanNamespace == "" || r.PlanNamespace == key.Namespace {
+		return types.NamespacedName{Namespace: key.Namespace, Name: key.Name + "-plan"}
 	}
-	name := fmt.Sprintf("tfplan-%s.%s", obj.Namespace, obj.Name)
+	name := fmt.Sprintf("tfplan-%s.%s", key.Namespace, key.Name)
 	if len(name) > 253 {
-		sum := sha256.Sum256([]byte(obj.Namespace + "/" + obj.Name))
+		sum := sha256.Sum256([]byte(key.String()))
 		name = name[:200] + "-" + hex.EncodeToString(sum[:8])
 	}
 	return types.NamespacedName{Namespace: r.PlanNamespace, Name: name}
 }
 
-// crossNamespace says whether obj's plan lives outside its namespace.
-func (r *ApprovalReconciler) crossNamespace(obj *v1alpha1.InfraApproval) bool {
-	return r.planKey(obj).Namespace != obj.Namespace
-}
-
-// savePlanSecret writes the plan file and its id. Outside obj's namespace
-// the finalizer is added first, so no Secret is ever left without one.
+// savePlanSecret writes the plan file and its id; in obj's own namespace
+// the Secret is owned by obj.
 func (r *ApprovalReconciler) savePlanSecret(ctx context.Context, obj *v1alpha1.InfraApproval, data []byte, id string) error {
-	key := r.planKey(obj)
-	if r.crossNamespace(obj) && !controllerutil.ContainsFinalizer(obj, planFinalizer) {
-		// Patched on a copy: the response would reset obj's status, which
-		// this run has changed and writes at its end.
-		patched := obj.DeepCopy()
-		controllerutil.AddFinalizer(patched, planFinalizer)
-		if err := r.Client.Patch(ctx, patched, client.MergeFrom(obj)); err != nil {
-			return fmt.Errorf("add the saved-plan finalizer: %w", err)
-		}
-		obj.SetFinalizers(patched.GetFinalizers())
-		obj.SetResourceVersion(patched.GetResourceVersion())
-	}
+	key := r.planKey(client.ObjectKeyFromObject(obj))
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
 	_, err := controllerutil.CreateOrUpdate(ctx, r.Client, secret, func() error {
 		secret.Labels = map[string]string{"app.kubernetes.io/managed-by": fieldOwner,
 			labelApprovalNamespace: obj.Namespace, labelApprovalName: truncateLabel(obj.Name)}
 		secret.Type = corev1.SecretTypeOpaque
 		secret.Data = map[string][]byte{planFileKey: data, planIDKey: []byte(id)}
-		if r.crossNamespace(obj) {
+		if key.Namespace != obj.Namespace {
 			return nil
 		}
 		return controllerutil.SetControllerReference(obj, secret, r.Client.Scheme())
@@ -75,34 +60,60 @@ func (r *ApprovalReconciler) savePlanSecret(ctx context.Context, obj *v1alpha1.I
 	if err != nil {
 		return fmt.Errorf("store plan: %w", err)
 	}
-	obj.Status.PlanSecret = key.Namespace + "/" + key.Name
+	obj.Status.PlanSecret = key.String()
 	return nil
 }
 
 // readPlanSecret reads obj's saved plan; nil when it is gone.
 func (r *ApprovalReconciler) readPlanSecret(ctx context.Context, obj *v1alpha1.InfraApproval) (*corev1.Secret, error) {
 	var secret corev1.Secret
-	err := r.Client.Get(ctx, r.planKey(obj), &secret)
+	err := r.Client.Get(ctx, r.planKey(client.ObjectKeyFromObject(obj)), &secret)
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
 	return &secret, err
 }
 
-// finalize deletes a deleted InfraApproval's saved plan from the plan
-// namespace, then lets the object go.
-func (r *ApprovalReconciler) finalize(ctx context.Context, obj *v1alpha1.InfraApproval) error {
-	if !controllerutil.ContainsFinalizer(obj, planFinalizer) {
+// forgetPlan deletes the saved plan of the InfraApproval key, which is
+// gone (in its own namespace, garbage collection does it).
+func (r *ApprovalReconciler) forgetPlan(ctx context.Context, key types.NamespacedName) error {
+	plan := r.planKey(key)
+	if plan.Namespace == key.Namespace {
 		return nil
 	}
-	key := r.planKey(obj)
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: plan.Namespace, Name: plan.Name}}
 	if err := r.Client.Delete(ctx, secret); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("delete the saved plan %s: %w", key, err)
+		return fmt.Errorf("delete the saved plan %s of the deleted InfraApproval %s: %w", plan, key, err)
 	}
-	before := obj.DeepCopy()
-	controllerutil.RemoveFinalizer(obj, planFinalizer)
-	return client.IgnoreNotFound(r.Client.Patch(ctx, obj, client.MergeFrom(before)))
+	return nil
+}
+
+// sweepPlans deletes the saved plans in the plan namespace whose
+// InfraApproval no longer exists: those deleted while no step-runner ran.
+func (r *ApprovalReconciler) sweepPlans(ctx context.Context) error {
+	if r.PlanNamespace == "" {
+		return nil
+	}
+	var secrets corev1.SecretList
+	if err := r.Client.List(ctx, &secrets, client.InNamespace(r.PlanNamespace), client.HasLabels{labelApprovalNamespace}); err != nil {
+		return fmt.Errorf("list the saved plans in %s: %w", r.PlanNamespace, err)
+	}
+	for _, s := range secrets.Items {
+		owner := types.NamespacedName{Namespace: s.Labels[labelApprovalNamespace], Name: s.Labels[labelApprovalName]}
+		if r.planKey(owner).Name != s.Name {
+			continue // a name too long for the label: left to its owner's deletion
+		}
+		err := r.Client.Get(ctx, owner, &v1alpha1.InfraApproval{})
+		switch {
+		case apierrors.IsNotFound(err):
+			if err := r.forgetPlan(ctx, owner); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		}
+	}
+	return nil
 }
 
 // truncateLabel keeps a name within a label value's 63 characters.

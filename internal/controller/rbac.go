@@ -20,10 +20,6 @@ package controller
 // +kubebuilder:rbac:groups=infra.vela-infra.io,resources=infraimports;infradrifts;infraapprovals,verbs=get;list;watch
 // +kubebuilder:rbac:groups=infra.vela-infra.io,resources=infraimports/status;infradrifts/status;infraapprovals/status,verbs=get;patch;update
 
-// An InfraApproval's finalizer, which deletes its saved plan from the plan
-// namespace when it goes (a Secret cannot be owned across namespaces).
-// +kubebuilder:rbac:groups=infra.vela-infra.io,resources=infraapprovals,verbs=patch
-
 // terraform-controller's Configurations (the step's target, with its
 // state) and Providers (whose credentials a run uses): only read.
 // +kubebuilder:rbac:groups=terraform.core.oam.dev,resources=configurations;providers,verbs=get;list;watch

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -76,9 +77,9 @@ type step struct {
 	validate func() error
 	// run does the kind's Terraform work in p.ws.
 	run func(ctx context.Context, p *pass) (outcome, error)
-	// finalize cleans up after a deleted object that carries one of the
-	// kind's finalizers; nil when the kind has none.
-	finalize func(ctx context.Context) error
+	// gone cleans up after an object that no longer exists; nil when the
+	// kind leaves nothing behind.
+	gone func(ctx context.Context) error
 }
 
 // pass is one run of a step over one object: what its phases found, for
@@ -105,14 +106,10 @@ func (p *pass) note(c metav1.Condition) { p.noted = append(p.noted, c) }
 
 // reconcileStep is the shape every step reconciler shares.
 func (rt *Runtime) reconcileStep(ctx context.Context, key types.NamespacedName, obj stepObject, s step) (ctrl.Result, error) {
-	if err := rt.Client.Get(ctx, key, obj); err != nil {
+	if err := rt.Client.Get(ctx, key, obj); apierrors.IsNotFound(err) && s.gone != nil {
+		return ctrl.Result{}, s.gone(ctx)
+	} else if err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if obj.GetDeletionTimestamp() != nil {
-		if s.finalize == nil {
-			return ctrl.Result{}, nil
-		}
-		return ctrl.Result{}, s.finalize(ctx)
 	}
 	if due := s.due(); due > 0 {
 		return ctrl.Result{RequeueAfter: due}, nil

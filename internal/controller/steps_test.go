@@ -345,8 +345,8 @@ func TestRejectedApprovalLeavesTheCloudAlone(t *testing.T) {
 	}
 	for deadline := time.Now().Add(30 * time.Second); !gone(plan, &corev1.Secret{}) || !gone(client.ObjectKeyFromObject(a), a); time.Sleep(200 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("30s after its deletion: saved plan gone %v, InfraApproval gone %v (finalizers %v)",
-				gone(plan, &corev1.Secret{}), gone(client.ObjectKeyFromObject(a), a), a.Finalizers)
+			t.Fatalf("30s after its deletion: saved plan gone %v, InfraApproval gone %v",
+				gone(plan, &corev1.Secret{}), gone(client.ObjectKeyFromObject(a), a))
 		}
 	}
 	if n := f.cloud.CountRequests(http.MethodPost, "/v1/"); n != 0 {
