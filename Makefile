@@ -114,6 +114,15 @@ lint: verify ## Generated files current (make verify); gofmt, go vet, staticchec
 test: test-tools images lint ## Unit, envtest, Terraform and local-cluster e2e tests against real parts (the CI command).
 	go test -timeout 30m $(GOTEST_FLAGS) ./... 2>&1 | tee $(BIN)/test.log; exit $${PIPESTATUS[0]}
 
+# Fuzz targets: package and target, run one after the other.
+FUZZ_TARGETS := ./internal/plan:FuzzSummarize ./internal/hclguard:FuzzCheck ./internal/terraform:FuzzImportBlockID
+FUZZTIME ?= 30s
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (30s); a crasher lands in the package's testdata/fuzz and becomes a regression test.
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; echo "==> $$fn ($$pkg, $(FUZZTIME))"; \
+	  go test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) "$$pkg" || exit 1; done
+
 .PHONY: vuln
 vuln: ## govulncheck on the shipped binaries, offline (database built from golang.org/x/vulndb); fails on a reached vulnerability not in hack/vuln-accepted.txt.
 	./hack/vuln.sh

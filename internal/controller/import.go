@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	tfjson "github.com/hashicorp/terraform-json"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -54,8 +56,8 @@ func validateImport(obj *v1alpha1.InfraImport) error {
 			return invalidSpec("InfraImport %s/%s: %s.address %q is not a Terraform resource address such as mycloud_vpc.this",
 				obj.Namespace, obj.Name, field, res.Address)
 		}
-		if !idRE.MatchString(res.ID) {
-			return invalidSpec("InfraImport %s/%s: %s.id %q is not a cloud id: it must be 1-256 characters without spaces or quotes",
+		if !idRE.MatchString(res.ID) || !utf8.ValidString(res.ID) || strings.IndexFunc(res.ID, unicode.IsControl) >= 0 {
+			return invalidSpec("InfraImport %s/%s: %s.id %q is not a cloud id: it must be 1-256 printable characters without spaces or quotes",
 				obj.Namespace, obj.Name, field, res.ID)
 		}
 		if j, dup := seen[res.Address]; dup {

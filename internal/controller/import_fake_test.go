@@ -106,7 +106,11 @@ func TestFakeImport(t *testing.T) {
 		}},
 		"id invalid": {resources: []v1alpha1.ImportResource{{Address: fakeAddr, ID: "vpc legacy"}}, want: observed{
 			Done:       true,
-			Conditions: stalledWith(v1alpha1.ReasonInvalidSpec, name+`: spec.resources[0].id "vpc legacy" is not a cloud id: it must be 1-256 characters without spaces or quotes`),
+			Conditions: stalledWith(v1alpha1.ReasonInvalidSpec, name+`: spec.resources[0].id "vpc legacy" is not a cloud id: it must be 1-256 printable characters without spaces or quotes`),
+		}},
+		"id with a control character": {resources: []v1alpha1.ImportResource{{Address: fakeAddr, ID: "vpc-\x01"}}, want: observed{
+			Done:       true,
+			Conditions: stalledWith(v1alpha1.ReasonInvalidSpec, name+`: spec.resources[0].id "vpc-\x01" is not a cloud id: it must be 1-256 printable characters without spaces or quotes`),
 		}},
 		"address repeated": {resources: []v1alpha1.ImportResource{{Address: fakeAddr, ID: fakeID}, {Address: fakeAddr, ID: "vpc-2"}}, want: observed{
 			Done:       true,

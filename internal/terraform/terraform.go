@@ -403,8 +403,38 @@ func importBlocks(imports map[string]string) string {
 	sort.Strings(addrs)
 	var b strings.Builder
 	for _, a := range addrs {
-		fmt.Fprintf(&b, "import {\n  to = %s\n  id = %q\n}\n", a, imports[a])
+		fmt.Fprintf(&b, "import {\n  to = %s\n  id = %s\n}\n", a, hclString(imports[a]))
 	}
+	return b.String()
+}
+
+// hclString quotes s as an HCL string literal that evaluates to exactly s:
+// HCL's escapes (not Go's: %q writes \x01, which HCL rejects), and "${" and
+// "%{" doubled so that an id cannot be a template that Terraform evaluates.
+func hclString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case (r == '$' || r == '%') && strings.HasPrefix(s[i+1:], "{"):
+			b.WriteRune(r)
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
 	return b.String()
 }
 
