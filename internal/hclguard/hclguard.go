@@ -164,8 +164,24 @@ func (c *checker) block(blk *hclsyntax.Block, parents []string) {
 		if !c.policy.allows(blk.Labels[0]) {
 			c.refuse(line, name, "provider %q is not allowed here (allowed: %s)", blk.Labels[0], c.allowed())
 		}
+		c.providerSettings(blk)
 	case blk.Type == "module" && len(parents) == 0:
 		c.module(blk)
+	}
+}
+
+// providerSettings refuses a provider block that configures the provider:
+// its endpoint and credentials come from the Provider object, and a module
+// that set them could send the shared credentials' signed requests to a
+// host of its choosing. Only alias is allowed.
+func (c *checker) providerSettings(blk *hclsyntax.Block) {
+	for name, attr := range blk.Body.Attributes {
+		if name != "alias" {
+			c.refuse(attr.SrcRange.Start.Line, describe(blk), "argument %q is not allowed: a provider's endpoint and credentials come from its Provider object", name)
+		}
+	}
+	for _, nested := range blk.Body.Blocks {
+		c.refuse(nested.TypeRange.Start.Line, describe(blk), "block %q is not allowed: a provider's settings come from its Provider object", nested.Type)
 	}
 }
 

@@ -88,6 +88,8 @@ resource "terraform_data" "peek" {
 		"implied provider":       {src: "\n\nresource \"kubernetes_secret\" \"s\" {}", line: 3, block: `resource "kubernetes_secret" "s"`, why: `provider "kubernetes"`},
 		"data source provider":   {src: `data "http" "x" { url = "http://10.0.0.1" }`, line: 1, block: `data "http" "x"`, why: `provider "http"`},
 		"required provider":      {src: "terraform {\n  required_providers {\n    ext = { source = \"hashicorp/external\" }\n  }\n}", line: 3, block: "required_providers.ext", why: `provider "external"`},
+		"provider endpoint":      {src: "provider \"mycloud\" {\n  endpoint = \"http://10.0.0.9:8480\"\n}", line: 2, block: `provider "mycloud"`, why: `argument "endpoint" is not allowed`},
+		"provider credentials":   {src: "provider \"mycloud\" {\n  alias = \"x\"\n  access_key = \"AK\"\n}", line: 3, block: `provider "mycloud"`, why: `argument "access_key" is not allowed`},
 		"file()":                 {src: `output "t" { value = file("/var/run/secrets/kubernetes.io/serviceaccount/token") }`, line: 1, block: "file()", why: "read files"},
 		"templatefile() nested":  {src: "locals {\n  x = {\n    y = [upper(templatefile(\"/etc/passwd\", {}))]\n  }\n}", line: 3, block: "templatefile()", why: "read files"},
 		"fileset()":              {src: `output "t" { value = fileset("/", "**") }`, line: 1, block: "fileset()", why: "read files"},

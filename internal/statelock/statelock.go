@@ -6,8 +6,10 @@
 // doing what). It says who holds a lock and releases one whose holder
 // provably no longer exists.
 //
-// Only the step-runner takes this lock (terraform-controller's Jobs run with
-// -lock=false), or a person running terraform by hand. A step-runner killed
+// Only the step-runner takes this lock, or a person running terraform by
+// hand: terraform-controller's own Jobs do not (they disable Terraform's
+// locking, which the step-runner never does; it waits while one of their
+// apply Jobs runs instead). A step-runner killed
 // during a run (SIGKILL, OOM, a lost node) leaves its lock held for good,
 // and every later run on that state waits on it. Terraform records
 // "user@hostname" as the holder, and in a pod the hostname is the pod's
