@@ -81,7 +81,6 @@ generate: ## Regenerate every generated file (deepcopy, CRDs, RBAC rules, addon 
 	$(BIN)/controller-gen crd:maxDescLen=400 paths=./pkg/apis/... output:crd:artifacts:config=charts/vela-infra/crds
 	$(BIN)/controller-gen rbac:roleName=vela-infra-step-runner paths=./internal/controller output:rbac:artifacts:config=charts/vela-infra/rbac
 	go generate ./definitions
-	@./hack/build-tool.sh helm
 	go run ./hack/addongen
 	go run ./hack/terraformaddon
 
@@ -107,6 +106,7 @@ lint: verify ## Generated files current (make verify); gofmt, go vet, staticchec
 	@out=$$(git ls-files -co --exclude-standard '*.cue' | while read -r f; do [ ! -f "$$f" ] || echo "$$f"; done | xargs $(BIN)/cue fmt --check --files 2>&1) || \
 	  { echo "cue fmt needed (bin/cue fmt --files <file>):"; echo "$$out"; exit 1; }
 	TF_CLI_CONFIG_FILE=/dev/null $(BIN)/terraform fmt -check -recursive definitions/modules
+	@./hack/build-tool.sh helm
 	$(BIN)/helm lint --strict charts/vela-infra
 	$(BIN)/helm template vela-infra charts/vela-infra --set 'namespaces={default}' > /dev/null
 

@@ -351,7 +351,9 @@ func TestStepBranches(t *testing.T) {
 			wantPhase: running, wantReason: wftypes.StatusReasonWait, wantMessage: "InfraImport shop-import: importing",
 			wantApplied: func(t *testing.T, objs []*unstructured.Unstructured) {
 				want := map[string]any{
-					"target":    map[string]any{"configurationName": "db", "spec": renderedConfiguration["spec"]},
+					// The variables are not in the object (a password would
+					// be): the step writes them where the step-runner names.
+					"target":    map[string]any{"configurationName": "db", "spec": map[string]any{"hcl": "# module"}, "variablesFrom": "Secret"},
 					"resources": importProps["resources"], "request": "session-1",
 				}
 				if len(objs) != 1 || objs[0].GetKind() != "InfraImport" || objs[0].GetName() != "shop-import" || objs[0].GetNamespace() != "shop-ns" {
@@ -430,6 +432,27 @@ func TestStepBranches(t *testing.T) {
 				}
 				if _, ok := objs[0].Object["spec"].(map[string]any)["approval"]; ok {
 					t.Error("infra-plan applied an approval")
+				}
+			},
+		},
+		"plan: the variables, written where the step-runner names": {
+			step: "infra-plan", properties: db,
+			status:    with(objectStatus(1, pending(infrav1alpha1.ReasonAwaitingVariables, "waits for its variables")), "variablesSecret", "vela-system/tfvars-infraapproval.shop-ns.shop-db"),
+			wantPhase: running, wantReason: wftypes.StatusReasonWait, wantMessage: "InfraApproval shop-db: waits for its variables",
+			wantApplied: func(t *testing.T, objs []*unstructured.Unstructured) {
+				if len(objs) != 2 || objs[0].GetKind() != "InfraApproval" || objs[1].GetKind() != "Secret" {
+					t.Fatalf("applied %v, want the InfraApproval shop-db and its variables Secret", objs)
+				}
+				want := map[string]any{
+					"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+					"metadata": map[string]any{"namespace": "vela-system", "name": "tfvars-infraapproval.shop-ns.shop-db",
+						"labels": map[string]any{"infra.vela-infra.io/variables-kind": "InfraApproval",
+							"infra.vela-infra.io/variables-namespace": "shop-ns", "infra.vela-infra.io/variables-name": "shop-db"},
+						"annotations": map[string]any{"infra.vela-infra.io/request": "session-1"}},
+					"stringData": map[string]any{"variables": `{"name":"orders"}`},
+				}
+				if diff := cmp.Diff(want, objs[1].Object); diff != "" {
+					t.Errorf("variables Secret (-want +got):\n%s", diff)
 				}
 			},
 		},

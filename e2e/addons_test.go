@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
@@ -53,6 +55,9 @@ func TestAddonsEnableAndDisableOffline(t *testing.T) {
 	}
 	t.Run("the terraform addon renders terraform-controller's chart", func(t *testing.T) {
 		testTerraformAddonRendersTheChart(t, s)
+	})
+	t.Run("the vela-infra addon renders the vela-infra chart", func(t *testing.T) {
+		testVelaInfraAddonRendersTheChart(t, s)
 	})
 
 	// The API server already has terraform-controller's CRDs (testenv
@@ -169,39 +174,27 @@ func testTerraformAddonRendersTheChart(t *testing.T, s *testenv.Stack) {
 		},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			dry := exec.Command(bin(t, "vela"), append([]string{"addon", "enable", filepath.Join(root, "addons", "terraform"), "--dry-run"}, tc.params...)...)
-			dry.Env = append(os.Environ(), "KUBECONFIG="+s.Kubeconfig, "HOME="+t.TempDir())
-			out, err := dry.Output()
+			out, err := addonDryRun(t, s, "terraform", tc.params...)
 			if err != nil {
-				t.Fatalf("vela addon enable ./addons/terraform --dry-run: %v\n%s%s", err, out, stderr(err))
+				t.Fatal(err)
 			}
-			addon := addonObjects(t, string(out))
+			addon := addonObjects(t, out)
 
-			args := []string{"template", "terraform-controller", filepath.Join(tfc, "chart"), "--namespace", "vela-system", "--include-crds"}
+			args := []string{"terraform-controller", filepath.Join(tfc, "chart")}
 			for _, v := range tc.helmValues(t) {
 				args = append(args, "--set", v)
 			}
-			helm := exec.Command(bin(t, "helm"), args...)
-			helm.Env = append(os.Environ(), "HELM_CACHE_HOME="+t.TempDir(), "HELM_CONFIG_HOME="+t.TempDir(), "HELM_DATA_HOME="+t.TempDir())
-			out, err = helm.Output()
+			out, err = helmTemplate(t, args...)
 			if err != nil {
-				t.Fatalf("helm template: %v\n%s", err, stderr(err))
+				t.Fatal(err)
 			}
-			chart := map[string]map[string]any{}
-			for _, doc := range strings.Split(string(out), "\n---\n") {
-				var obj map[string]any
-				if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
-					t.Fatalf("helm template output: %v\n%s", err, doc)
-				}
-				if obj == nil {
-					continue
-				}
+			chart := chartObjects(t, out)
+			for _, obj := range chart {
 				// The only label that differs: the addon's objects are not
 				// managed by helm.
 				if tmpl, ok := nested(obj, "spec", "template", "metadata", "labels"); ok {
 					delete(tmpl, "app.kubernetes.io/managed-by")
 				}
-				chart[key(obj)] = obj
 			}
 			for _, objs := range []map[string]map[string]any{chart, addon} {
 				verbSets(objs["ClusterRole/tf-controller-clusterrole"])
@@ -213,8 +206,170 @@ func testTerraformAddonRendersTheChart(t *testing.T, s *testenv.Stack) {
 	}
 }
 
+// testVelaInfraAddonRendersTheChart: `vela addon enable ./addons/vela-infra
+// --dry-run` renders the objects, CRDs included, that `helm template
+// charts/vela-infra` renders with the same values: the parameters are the
+// chart's values, by the same names. With the defaults (and then no
+// ClusterRole grants anything on Secrets or ConfigMaps), with every
+// parameter set, with every namespace served (namespaces={}, the chart's
+// empty list), and, refused by both, with every namespace served and the
+// state in each Configuration's namespace.
+func testVelaInfraAddonRendersTheChart(t *testing.T, s *testenv.Stack) {
+	every := []string{
+		"namespaces={shop,infra,shop}", "credentialNamespaces={creds}", "terraformBackendNamespace=", "leaderElection=false",
+		"image.repository=registry.example/step-runner", "image.tag=t1", "image.pullPolicy=Always", "replicas=2", "logLevel=debug",
+		"allowedProviders={mycloud,aws}", "providerNamespaces={default,shared}", "terraformControllerNamespace=tfjobs",
+		"terraform.bin=/opt/terraform", "terraform.cliConfig=/opt/terraformrc", "terraform.lockTimeout=2m", "terraform.gracePeriod=45s",
+		"terraform.maxConcurrent=8", "terraform.providerTLS=true", "terraform.workspaceSize=5Gi", "metrics.port=9090",
+		"resources.limits.cpu=2", "resources.limits.memory=1Gi", "resources.requests.cpu=250m", "resources.requests.memory=128Mi",
+	}
+	var everyValue []string
+	for _, p := range every {
+		everyValue = append(everyValue, "--set", p)
+	}
+	for _, tc := range []struct {
+		name   string
+		params []string
+		// helm: the values of `helm template`, the same settings.
+		helm []string
+		// refused: what both say when they refuse the settings.
+		refused string
+		// noClusterWideSecrets: no ClusterRole rule on Secrets or
+		// ConfigMaps (the default install).
+		noClusterWideSecrets bool
+	}{{
+		name:                 "defaults",
+		noClusterWideSecrets: true,
+	}, {
+		name:   "every parameter",
+		params: every,
+		helm:   everyValue,
+	}, {
+		name:   "every namespace",
+		params: []string{"namespaces={}"},
+		helm:   []string{"--set-json", "namespaces=[]"},
+	}, {
+		name:    "every namespace, state in each Configuration's",
+		params:  []string{"namespaces={}", "terraformBackendNamespace="},
+		helm:    []string{"--set-json", "namespaces=[]", "--set", "terraformBackendNamespace="},
+		refused: "terraformBackendNamespace is empty (state in each Configuration's namespace) and namespaces is empty: list the served namespaces, which then hold the state",
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			addonOut, addonErr := addonDryRun(t, s, "vela-infra", tc.params...)
+			chartOut, chartErr := helmTemplate(t, append([]string{"vela-infra", filepath.Join(root, "charts", "vela-infra")}, tc.helm...)...)
+			if tc.refused != "" {
+				for what, err := range map[string]error{"vela addon enable": addonErr, "helm template": chartErr} {
+					if err == nil || !strings.Contains(err.Error(), tc.refused) {
+						t.Errorf("%s: error %v, want %q", what, err, tc.refused)
+					}
+				}
+				return
+			}
+			for _, err := range []error{addonErr, chartErr} {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			addon, chart := addonObjects(t, addonOut), chartObjects(t, chartOut)
+			for _, obj := range chart {
+				// The only label that differs: the addon's objects are not
+				// managed by helm.
+				if labels, ok := nested(obj, "metadata", "labels"); ok {
+					delete(labels, "app.kubernetes.io/managed-by")
+				}
+			}
+			if diff := cmp.Diff(chart, addon); diff != "" {
+				t.Errorf("the addon's objects (+) differ from the chart's (-):\n%s", diff)
+			}
+			if tc.noClusterWideSecrets {
+				noClusterWideSecrets(t, addon)
+			}
+		})
+	}
+}
+
+// noClusterWideSecrets fails the test when a ClusterRole of objs grants
+// anything on Secrets or ConfigMaps (or every resource) of the core group:
+// the step-runner reads and writes them only in the namespaces it serves
+// and where state and shared credentials live. (hack/addongen's
+// TestDefaultInstallGrantsNoClusterWideSecrets checks the chart.)
+func noClusterWideSecrets(t *testing.T, objs map[string]map[string]any) {
+	t.Helper()
+	clusterRoles := 0
+	for _, obj := range objs {
+		if obj["kind"] != "ClusterRole" {
+			continue
+		}
+		clusterRoles++
+		raw, err := yaml.Marshal(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var role rbacv1.ClusterRole
+		if err := yaml.Unmarshal(raw, &role); err != nil {
+			t.Fatal(err)
+		}
+		for _, rule := range role.Rules {
+			if !slices.Contains(rule.APIGroups, "") && !slices.Contains(rule.APIGroups, "*") {
+				continue
+			}
+			for _, res := range rule.Resources {
+				if res == "secrets" || res == "configmaps" || res == "*" {
+					t.Errorf("ClusterRole %s grants %v on %s in every namespace", role.Name, rule.Verbs, res)
+				}
+			}
+		}
+	}
+	if clusterRoles == 0 {
+		t.Error("the addon renders no ClusterRole at all: the test reads the wrong objects")
+	}
+}
+
+// addonDryRun runs `vela addon enable ./addons/<addon> --dry-run <params>`
+// and returns what it prints; an error holds its output.
+func addonDryRun(t *testing.T, s *testenv.Stack, addon string, params ...string) (string, error) {
+	t.Helper()
+	dry := exec.Command(bin(t, "vela"), append([]string{"addon", "enable", filepath.Join(root, "addons", addon), "--dry-run"}, params...)...)
+	dry.Env = append(os.Environ(), "KUBECONFIG="+s.Kubeconfig, "HOME="+t.TempDir())
+	out, err := dry.Output()
+	if err != nil {
+		return "", fmt.Errorf("vela addon enable ./addons/%s --dry-run %s: %v\n%s%s", addon, strings.Join(params, " "), err, out, stderr(err))
+	}
+	return string(out), nil
+}
+
+// helmTemplate runs `helm template <args> --namespace vela-system
+// --include-crds` and returns what it prints; an error holds its output.
+func helmTemplate(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	helm := exec.Command(bin(t, "helm"), append(append([]string{"template"}, args...), "--namespace", "vela-system", "--include-crds")...)
+	helm.Env = append(os.Environ(), "HELM_CACHE_HOME="+t.TempDir(), "HELM_CONFIG_HOME="+t.TempDir(), "HELM_DATA_HOME="+t.TempDir())
+	out, err := helm.Output()
+	if err != nil {
+		return "", fmt.Errorf("helm template %s: %v\n%s", strings.Join(args, " "), err, stderr(err))
+	}
+	return string(out), nil
+}
+
+// chartObjects are the objects of `helm template` output, by key.
+func chartObjects(t *testing.T, out string) map[string]map[string]any {
+	t.Helper()
+	objs := map[string]map[string]any{}
+	for _, doc := range strings.Split(out, "\n---\n") {
+		var obj map[string]any
+		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+			t.Fatalf("helm template output: %v\n%s", err, doc)
+		}
+		if obj == nil {
+			continue
+		}
+		objs[key(obj)] = obj
+	}
+	return objs
+}
+
 // addonObjects are the objects of the k8s-objects components of the addon
-// Application a `vela addon enable --dry-run` prints, by kind and name.
+// Application a `vela addon enable --dry-run` prints, by key.
 func addonObjects(t *testing.T, out string) map[string]map[string]any {
 	t.Helper()
 	objs := map[string]map[string]any{}
@@ -269,10 +424,15 @@ func verbSets(role map[string]any) {
 	}
 }
 
+// key is an object's kind, namespace if it has one, and name:
+// Role/shop/vela-infra-step-runner, ClusterRole/vela-infra-step-runner.
 func key(obj map[string]any) string {
 	md, _ := obj["metadata"].(map[string]any)
 	name, _ := md["name"].(string)
 	kind, _ := obj["kind"].(string)
+	if ns, _ := md["namespace"].(string); ns != "" {
+		return kind + "/" + ns + "/" + name
+	}
 	return kind + "/" + name
 }
 

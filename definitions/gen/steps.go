@@ -12,7 +12,12 @@ import (
 // once status.observedGeneration has caught up with the object. The step
 // defines apply (the kube.#Apply or kube.#Read of its object) and _pending
 // (its message until then); it gets _done, _reason and _message from Ready,
-// and fails with Stalled's message.
+// and fails with Stalled's message. The step also defines render (the
+// component, rendered) and puts _target into its object as spec.target: the
+// rendered spec without its variables, which the step writes into the
+// Secret the step-runner names in status.variablesSecret (never into the
+// object, where a password would be readable by everyone who may read
+// step-run objects).
 const stepStatus = `
 // The step-run object's status, as in every infra-* step (definitions/gen
 // stepStatus); this step defines apply and _pending.
@@ -34,6 +39,44 @@ if _current && len(_ready) > 0 {
 	_done:    _ready[0].status == "True"
 	_reason:  _ready[0].reason
 	_message: _ready[0].message
+}
+
+// The variables go to the Secret the step-runner names, for this request.
+_target: {
+	configurationName: render.$returns.output.metadata.name
+	spec: {for k, v in render.$returns.output.spec if k != "variable" {(k): v}}
+	variablesFrom: "Secret"
+}
+_variables: *{} | {...}
+if render.$returns.output.spec.variable != _|_ {
+	_variables: render.$returns.output.spec.variable
+}
+_variablesRequest: *"" | string
+if _obj.spec != _|_ if _obj.spec.request != _|_ {
+	_variablesRequest: _obj.spec.request
+}
+variables: {
+	if _obj.status != _|_ if _obj.status.variablesSecret != _|_ {
+		_at: strings.Split(_obj.status.variablesSecret, "/")
+		write: kube.#Apply & {
+			$params: value: {
+				apiVersion: "v1"
+				kind:       "Secret"
+				metadata: {
+					namespace: _at[0]
+					name:      _at[1]
+					labels: {
+						"infra.vela-infra.io/variables-kind":      _obj.kind
+						"infra.vela-infra.io/variables-namespace": _obj.metadata.namespace
+						"infra.vela-infra.io/variables-name":      [if len(_obj.metadata.name) > 63 {strings.SliceRunes(_obj.metadata.name, 0, 63)}, _obj.metadata.name][0]
+					}
+					annotations: "infra.vela-infra.io/request": _variablesRequest
+				}
+				type: "Opaque"
+				stringData: variables: json.Marshal(_variables)
+			}
+		}
+	}
 }
 
 // Stalled: the step-runner gave up on this spec; say why and stop.

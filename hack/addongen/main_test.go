@@ -3,11 +3,16 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/cuecontext"
 	"github.com/google/go-cmp/cmp"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/util/yaml"
@@ -161,60 +166,102 @@ func TestChartRBACIsGenerated(t *testing.T) {
 	}
 }
 
-// TestDefaultInstallGrantsNoClusterWideSecrets: neither the chart with its
-// default values nor the addon (which installs what addongen rendered from
-// those defaults) gives the step-runner a cluster-wide rule on Secrets or
+// TestDefaultInstallGrantsNoClusterWideSecrets: the chart with its default
+// values gives the step-runner no cluster-wide rule on Secrets or
 // ConfigMaps: it reads and writes them only in the namespaces it serves and
-// where state and shared credentials live.
+// where state and shared credentials live. (e2e/addons_test.go checks the
+// addon's default render the same way, and that it is the chart's.)
 func TestDefaultInstallGrantsNoClusterWideSecrets(t *testing.T) {
-	chart, err := renderChart(helmPath(t), filepath.Join(root, chartDir), "--namespace", "vela-system")
+	objs, err := renderChart(helmPath(t), filepath.Join(root, chartDir), "--namespace", "vela-system")
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := filepath.Glob(filepath.Join(root, "addons", "vela-infra", "resources", "*.yaml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no addon resources: %v", err)
-	}
-	var addon []map[string]any
-	for _, f := range files {
-		data, err := os.ReadFile(f)
+	clusterRoles := 0
+	for _, obj := range objs {
+		if obj["kind"] != "ClusterRole" {
+			continue
+		}
+		clusterRoles++
+		raw, err := sigsyaml.Marshal(obj)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var obj map[string]any
-		if err := sigsyaml.Unmarshal(data, &obj); err != nil {
-			t.Fatalf("%s: %v", f, err)
+		var role rbacv1.ClusterRole
+		if err := sigsyaml.Unmarshal(raw, &role); err != nil {
+			t.Fatal(err)
 		}
-		addon = append(addon, obj)
-	}
-	for render, objs := range map[string][]map[string]any{"the chart's default render": chart, "the addon": addon} {
-		clusterRoles := 0
-		for _, obj := range objs {
-			if obj["kind"] != "ClusterRole" {
+		for _, rule := range role.Rules {
+			if !grantsCore(rule) {
 				continue
 			}
-			clusterRoles++
-			raw, err := sigsyaml.Marshal(obj)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var role rbacv1.ClusterRole
-			if err := sigsyaml.Unmarshal(raw, &role); err != nil {
-				t.Fatal(err)
-			}
-			for _, rule := range role.Rules {
-				if !grantsCore(rule) {
-					continue
-				}
-				for _, res := range rule.Resources {
-					if res == "secrets" || res == "configmaps" || res == "*" {
-						t.Errorf("%s: ClusterRole %s grants %v on %s in every namespace", render, role.Name, rule.Verbs, res)
-					}
+			for _, res := range rule.Resources {
+				if res == "secrets" || res == "configmaps" || res == "*" {
+					t.Errorf("ClusterRole %s grants %v on %s in every namespace", role.Name, rule.Verbs, res)
 				}
 			}
 		}
-		if clusterRoles == 0 {
-			t.Errorf("%s has no ClusterRole at all: the test reads the wrong files", render)
+	}
+	if clusterRoles == 0 {
+		t.Error("the chart's default render has no ClusterRole at all: the test reads the wrong objects")
+	}
+}
+
+// TestChartCUEHoldsTheGeneratedRules: the _rules of the CUE addongen writes
+// for the addon are role.yaml's, scope by scope, once CUE reads them.
+func TestChartCUEHoldsTheGeneratedRules(t *testing.T) {
+	rules, err := readRules(filepath.Join(root, chartDir, "rbac", "role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := chartCUE(rules, "1.2.3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Regular fields that show the hidden ones.
+	v := cuecontext.New().CompileString(string(src) + "\nrules: _rules\nappVersion: _appVersion\n")
+	if v.Err() != nil {
+		t.Fatalf("chart.cue does not compile: %v\n%s", v.Err(), src)
+	}
+	var got map[string][]rbacv1.PolicyRule
+	if err := v.LookupPath(cue.ParsePath("rules")).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	want := generatedRules(t)
+	for ns, scope := range scopes {
+		if diff := cmp.Diff(want[ns], got[scope]); diff != "" {
+			t.Errorf("_rules.%s differs from role.yaml's %q rules (-role.yaml +chart.cue):\n%s", scope, ns, diff)
+		}
+	}
+	if len(got) != len(scopes) {
+		t.Errorf("_rules has the scopes %v, want %d", got, len(scopes))
+	}
+	var version string
+	if err := v.LookupPath(cue.ParsePath("appVersion")).Decode(&version); err != nil || version != "1.2.3" {
+		t.Errorf("_appVersion: %q, %v; want 1.2.3", version, err)
+	}
+}
+
+// renderChart runs `helm template` on the chart with args and returns the
+// objects, in helm's order.
+func renderChart(helm, chart string, args ...string) ([]map[string]any, error) {
+	cmd := exec.Command(helm, append([]string{"template", "vela-infra", chart}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("helm template %s: %v: %s", strings.Join(args, " "), err, stderr.Bytes())
+	}
+	var objs []map[string]any
+	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
+	for {
+		var obj map[string]any
+		if err := dec.Decode(&obj); errors.Is(err, io.EOF) {
+			return objs, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("decode helm output: %w", err)
+		}
+		if len(obj) > 0 {
+			objs = append(objs, obj)
 		}
 	}
 }

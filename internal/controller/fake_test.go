@@ -146,10 +146,13 @@ type fakeOpener struct {
 	ws     *fakeWorkspace
 	err    error
 	opened int
+	// target is the last target opened.
+	target terraform.Target
 }
 
-func (o *fakeOpener) Open(context.Context, terraform.Target) (Workspace, error) {
+func (o *fakeOpener) Open(_ context.Context, t terraform.Target) (Workspace, error) {
 	o.opened++
+	o.target = t
 	if o.err != nil {
 		return nil, o.err
 	}

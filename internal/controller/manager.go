@@ -42,12 +42,22 @@ func ClientOptions() client.Options {
 }
 
 // CacheOptions caches only the pods of Jobs (for the Job-log keeper and
-// the check for a running apply Job), and no object's managedFields.
-func CacheOptions() cache.Options {
-	return cache.Options{
-		ByObject:         map[client.Object]cache.ByObject{&corev1.Pod{}: {Label: joblogs.PodSelector()}},
-		DefaultTransform: cache.TransformStripManagedFields(),
+// the check for a running apply Job), the variables Secrets the workflow
+// steps write in secretNamespace (watched, so a step-run object waiting
+// for its variables runs as soon as they are there; see variables.go), and
+// no object's managedFields. Without secretNamespace (state in each
+// Configuration's namespace) no Secret is watched: the step-runner may not
+// list them in every namespace, and a waiting object is looked at again
+// after RetryAfter.
+func CacheOptions(secretNamespace string) cache.Options {
+	byObject := map[client.Object]cache.ByObject{&corev1.Pod{}: {Label: joblogs.PodSelector()}}
+	if secretNamespace != "" {
+		byObject[&corev1.Secret{}] = cache.ByObject{
+			Namespaces: map[string]cache.Config{secretNamespace: {}},
+			Label:      variablesSecretSelector(),
+		}
 	}
+	return cache.Options{ByObject: byObject, DefaultTransform: cache.TransformStripManagedFields()}
 }
 
 // Options configure the step reconcilers.
@@ -71,8 +81,9 @@ type Options struct {
 	// provably no longer exists is released. Without a namespace (not in a
 	// pod), holders are only named.
 	Self statelock.Identity
-	// PlanNamespace keeps the InfraApprovals' saved plans (empty: each
-	// InfraApproval's own namespace).
+	// PlanNamespace keeps the InfraApprovals' saved plans and the
+	// variables Secrets of the step-run objects (empty: each object's own
+	// namespace). CacheOptions must be given the same namespace.
 	PlanNamespace string
 }
 
@@ -94,11 +105,12 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		Client: mgr.GetClient(),
 		Resolver: &target.Resolver{Client: live, Cached: mgr.GetClient(), ControllerNamespace: o.ControllerNamespace, BackendKubeconfig: o.BackendKubeconfig,
 			Tenancy: o.Tenancy},
-		Workspaces:    TerraformOpener(o.Runner),
-		Recorder:      mgr.GetEventRecorderFor("vela-infra-step-runner"),
-		Locks:         &statelock.Locks{Client: live, World: statelock.Cluster{Client: live, Identity: o.Self}},
-		RetryAfter:    o.RetryAfter,
-		ProgressAfter: o.ProgressAfter,
+		Workspaces:         TerraformOpener(o.Runner),
+		Recorder:           mgr.GetEventRecorderFor("vela-infra-step-runner"),
+		Locks:              &statelock.Locks{Client: live, World: statelock.Cluster{Client: live, Identity: o.Self}},
+		RetryAfter:         o.RetryAfter,
+		ProgressAfter:      o.ProgressAfter,
+		VariablesNamespace: o.PlanNamespace,
 	}
 	if err := metrics.Registry.Register(DriftResources); err != nil {
 		return fmt.Errorf("register drift gauge: %w", err)

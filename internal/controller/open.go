@@ -19,7 +19,14 @@ import (
 // and opens its workspace into p.ws; without a workspace, the outcome or
 // error says why.
 func (rt *Runtime) open(ctx context.Context, p *pass) (outcome, error) {
-	res, err := rt.Resolver.Resolve(ctx, p.obj.GetNamespace(), p.obj.GetTarget())
+	vars, waiting, err := rt.variables(ctx, p)
+	if waiting != nil || err != nil {
+		if err != nil {
+			return p.fail("reading the variables", err)
+		}
+		return *waiting, nil
+	}
+	res, err := rt.Resolver.Resolve(ctx, p.obj.GetNamespace(), p.obj.GetTarget(), vars)
 	if err != nil {
 		return p.fail("resolving the target", err)
 	}

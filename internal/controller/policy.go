@@ -52,6 +52,10 @@ var policies = map[string]policy{
 	v1alpha1.ReasonLockHeld:        {retry: 1},
 	v1alpha1.ReasonThrottled:       {retry: 1},
 	v1alpha1.ReasonWaitingForApply: {retry: 1},
+	// The workflow step writes the variables Secret as soon as the
+	// object names it; its watch (variables.go) runs the object then, the
+	// retry is for a step-runner that cannot watch it.
+	v1alpha1.ReasonAwaitingVariables: {retry: 1},
 
 	// Waits for a person: an approval in the spec.
 	v1alpha1.ReasonAwaitingApproval: {},

@@ -32,9 +32,11 @@ package controller
 // Where Terraform state and shared credentials live, and nowhere else (a
 // tenant's namespace only when terraform-controller keeps the state in each
 // Configuration's namespace: the chart then grants these there): the state
-// Secrets, the shared Providers' credential Secrets, the saved plans
-// (--plan-namespace), and the backend's state locks.
-// +kubebuilder:rbac:groups=core,resources=secrets,verbs=get;list;create;update;patch;delete,namespace=state
+// Secrets, the shared Providers' credential Secrets, the saved plans and
+// the variables Secrets the workflow steps write (--plan-namespace; watched,
+// but cached only when labelled as variables), and the backend's state
+// locks.
+// +kubebuilder:rbac:groups=core,resources=secrets,verbs=get;list;watch;create;update;patch;delete,namespace=state
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update;delete,namespace=state
 
 // Run output: ConfigMaps owned by the step-run object or the Configuration.

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -26,6 +27,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -50,16 +53,37 @@ type Runtime struct {
 	// once, which halves the status writes of a fleet of short checks.
 	// Negative writes it at once.
 	ProgressAfter time.Duration
+	// VariablesNamespace keeps the variables Secrets the workflow steps
+	// write (variables.go); empty: each object's own namespace.
+	VariablesNamespace string
 }
 
 // register adds a controller for one step-run kind: reconciled when its
-// spec changes (status writes do not trigger it) or when a run asks to be
-// looked at again.
+// spec changes (status writes do not trigger it), when a workflow step
+// writes its variables Secret, or when a run asks to be looked at again.
+// At start, once this replica leads, the variables Secrets of objects
+// deleted while no step-runner ran are deleted.
 func (rt *Runtime) register(mgr ctrl.Manager, obj client.Object, maxConcurrent int, r reconcile.Reconciler) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	gvk, err := apiutil.GVKForObject(obj, mgr.GetScheme())
+	if err != nil {
+		return err
+	}
+	newObj := func() client.Object { return obj.DeepCopyObject().(client.Object) }
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		if err := rt.sweepVariables(ctx, gvk.Kind, newObj); err != nil {
+			log.FromContext(ctx).Error(err, "could not sweep the variables Secrets of deleted objects", "kind", gvk.Kind)
+		}
+		return nil
+	})); err != nil {
+		return err
+	}
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(obj, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		WithOptions(controller.Options{MaxConcurrentReconciles: max(maxConcurrent, 1)}).
-		Complete(r)
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(maxConcurrent, 1)})
+	if rt.VariablesNamespace != "" {
+		b = b.Watches(&corev1.Secret{}, variablesWritten(gvk.Kind))
+	}
+	return b.Complete(r)
 }
 
 // stepObject is a step-run object.
@@ -106,8 +130,8 @@ func (p *pass) note(c metav1.Condition) { p.noted = append(p.noted, c) }
 
 // reconcileStep is the shape every step reconciler shares.
 func (rt *Runtime) reconcileStep(ctx context.Context, key types.NamespacedName, obj stepObject, s step) (ctrl.Result, error) {
-	if err := rt.Client.Get(ctx, key, obj); apierrors.IsNotFound(err) && s.gone != nil {
-		return ctrl.Result{}, s.gone(ctx)
+	if err := rt.Client.Get(ctx, key, obj); apierrors.IsNotFound(err) {
+		return ctrl.Result{}, rt.gone(ctx, key, obj, s)
 	} else if err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -138,6 +162,22 @@ func (rt *Runtime) reconcileStep(ctx context.Context, key types.NamespacedName, 
 		err = perr
 	}
 	return ctrl.Result{RequeueAfter: rt.requeueAfter(o)}, err
+}
+
+// gone cleans up after the object key of obj's kind, which no longer
+// exists: its variables Secret, and what the kind keeps.
+func (rt *Runtime) gone(ctx context.Context, key types.NamespacedName, obj stepObject, s step) error {
+	gvk, err := apiutil.GVKForObject(obj, rt.Client.Scheme())
+	if err != nil {
+		return err
+	}
+	if err := rt.forgetVariables(ctx, gvk.Kind, key); err != nil {
+		return err
+	}
+	if s.gone != nil {
+		return s.gone(ctx)
+	}
+	return nil
 }
 
 // runStep checks the spec, opens the workspace, runs the step in it and

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -501,4 +502,51 @@ func TestMissingConfigurationIsPickedUpWhenItAppears(t *testing.T) {
 	await(f, drift, "stalled on a missing Configuration", func(o *v1alpha1.InfraDrift) bool { return stalledWith(v1alpha1.ReasonConfigurationNotFound)(o) })
 	f.configuration("later", "bucket", map[string]any{"name": "later-bucket"})
 	await(f, drift, "checked once the Configuration exists", func(o *v1alpha1.InfraDrift) bool { return readyIs(metav1.ConditionTrue, v1alpha1.ReasonNoDrift)(o) })
+}
+
+// TestVariablesPassedInASecretNeverReachTheObject is the way the workflow
+// steps pass a component's variables: the InfraApproval names the Secret
+// it waits for, the step writes them there (here: the test, as vela-core
+// would), the plan uses them, and the password reaches no step-run object,
+// status, Event or ConfigMap. The Secret goes with its object.
+func TestVariablesPassedInASecretNeverReachTheObject(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	obj := &v1alpha1.InfraApproval{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "db"}, Spec: v1alpha1.InfraApprovalSpec{
+		Request: "session-1",
+		Target: v1alpha1.Target{ConfigurationName: "db", VariablesFrom: v1alpha1.VariablesFromSecret,
+			Spec: raw(t, map[string]any{"hcl": module(t, "mysql"), "providerRef": map[string]string{"name": "mycloud", "namespace": f.ns}})},
+	}}
+	f.create(obj)
+	obj = await(f, obj, "the variables Secret named", func(o *v1alpha1.InfraApproval) bool {
+		return readyIs(metav1.ConditionFalse, v1alpha1.ReasonAwaitingVariables)(o) && o.Status.VariablesSecret != ""
+	})
+	want := planNS + "/tfvars-infraapproval." + f.ns + ".db"
+	if obj.Status.VariablesSecret != want {
+		t.Fatalf("status.variablesSecret %q, want %q", obj.Status.VariablesSecret, want)
+	}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: planNS, Name: "tfvars-infraapproval." + f.ns + ".db",
+		Labels: map[string]string{"infra.vela-infra.io/variables-kind": "InfraApproval", "infra.vela-infra.io/variables-namespace": f.ns,
+			"infra.vela-infra.io/variables-name": "db"},
+		Annotations: map[string]string{"infra.vela-infra.io/request": "session-1"}},
+		StringData: map[string]string{"variables": fmt.Sprintf(`{"name":"orders","subnet_id":"subnet-1a2b3c4d","admin_password":%q}`, dbPassword)}}
+	f.create(secret)
+	obj = await(f, obj, "the plan awaiting approval", func(o *v1alpha1.InfraApproval) bool {
+		return readyIs(metav1.ConditionFalse, v1alpha1.ReasonAwaitingApproval)(o)
+	})
+	if p := obj.Status.Plan; p == nil || p.Add != 1 {
+		t.Fatalf("plan %+v, want the instance created", obj.Status.Plan)
+	}
+	f.assertNoSecrets(obj)
+
+	if err := f.c.Delete(context.Background(), obj); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !apierrors.IsNotFound(f.c.Get(context.Background(), client.ObjectKeyFromObject(secret), &corev1.Secret{})) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the variables Secret %s outlived its InfraApproval", want)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
 }

@@ -174,7 +174,7 @@ func (r *Reconciler) secrets(ctx context.Context, cfg *tfv1beta2.Configuration) 
 	if r.Resolver == nil {
 		return nil
 	}
-	res, err := r.Resolver.Resolve(ctx, cfg.Namespace, v1alpha1.Target{ConfigurationName: cfg.Name})
+	res, err := r.Resolver.Resolve(ctx, cfg.Namespace, v1alpha1.Target{ConfigurationName: cfg.Name}, nil)
 	if err != nil {
 		log.FromContext(ctx).Info("cannot resolve the Configuration to redact its Job output", "configuration", cfg.Name, "error", err.Error())
 		return nil

@@ -16,6 +16,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -87,14 +88,30 @@ func failed(reason, format string, args ...any) error {
 
 // Resolve resolves target for a step-run object in namespace, in phases:
 // the Configuration, what the tenant may do with it, its Provider's
-// credentials, then the rendered module.
-func (r *Resolver) Resolve(ctx context.Context, namespace string, target v1alpha1.Target) (*Resolved, error) {
+// credentials, then the rendered module. vars, when target.VariablesFrom
+// is Secret, are the variables read from that Secret, in place of
+// spec.variable.
+func (r *Resolver) Resolve(ctx context.Context, namespace string, target v1alpha1.Target, vars map[string]any) (*Resolved, error) {
 	if err := checkName(namespace, target.ConfigurationName); err != nil {
 		return nil, err
 	}
 	cfg, exists, err := r.configuration(ctx, namespace, target)
 	if err != nil {
 		return nil, err
+	}
+	if target.VariablesFrom == v1alpha1.VariablesFromSecret {
+		if target.Spec == nil {
+			return nil, failed(v1alpha1.ReasonInvalidSpec, "spec.target.variablesFrom is Secret, which needs spec.target.spec: the Configuration's own spec has its variables")
+		}
+		if inSpec, err := tfcfg.RawExtension2Map(cfg.Spec.Variable); err != nil || len(inSpec) > 0 {
+			return nil, failed(v1alpha1.ReasonInvalidSpec, "spec.target.spec.variable must be empty when spec.target.variablesFrom is Secret: the variables come from status.variablesSecret")
+		}
+		raw, err := json.Marshal(vars)
+		if err != nil {
+			return nil, failed(v1alpha1.ReasonInvalidSpec, "the variables of spec.target.variablesFrom: %v", err)
+		}
+		cfg = cfg.DeepCopy()
+		cfg.Spec.Variable = &runtime.RawExtension{Raw: raw}
 	}
 	cfgType, err := validate(cfg)
 	if err != nil {

@@ -88,7 +88,7 @@ func TestResolve(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			r := tc.resolver
 			r.Client = cluster(t, tc.objs...)
-			res, err := r.Resolve(context.Background(), "team", tc.target)
+			res, err := r.Resolve(context.Background(), "team", tc.target, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -119,7 +119,7 @@ func TestResolveFailures(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			r := tc.resolver
 			r.Client = cluster(t, tc.objs...)
-			_, err := r.Resolve(context.Background(), "team", tc.target)
+			_, err := r.Resolve(context.Background(), "team", tc.target, nil)
 			var te *Error
 			if !errors.As(err, &te) || te.Reason != tc.reason {
 				t.Errorf("err %v, want a target.Error with reason %s", err, tc.reason)
@@ -133,7 +133,7 @@ func TestResolveFailures(t *testing.T) {
 func TestHashFollowsTheInputs(t *testing.T) {
 	resolve := func(vars string) string {
 		r := Resolver{Client: cluster(t, configuration(vars))}
-		res, err := r.Resolve(context.Background(), "team", v1alpha1.Target{ConfigurationName: "network"})
+		res, err := r.Resolve(context.Background(), "team", v1alpha1.Target{ConfigurationName: "network"}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -192,7 +192,7 @@ func TestResolveKeepsATenantInItsNamespace(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			r := tc.resolver
 			r.Client = cluster(t, tc.objs...)
-			_, err := r.Resolve(context.Background(), "team", tc.target)
+			_, err := r.Resolve(context.Background(), "team", tc.target, nil)
 			var te *Error
 			if !errors.As(err, &te) || te.Reason != tc.reason || !strings.Contains(te.Message, tc.message) {
 				t.Errorf("err %v, want reason %s and a message containing %q", err, tc.reason, tc.message)

@@ -73,7 +73,7 @@ func StartStack(env *Env, root string, o StackOptions) (*Stack, error) {
 	if err := s.start("step-runner", o.StepRunner,
 		"--terraform", o.Terraform, "--terraform-cli-config", o.TerraformCLIConfig,
 		"--work-dir", filepath.Join(dir, "workspaces"), "--plugin-cache-dir", filepath.Join(dir, "plugins"),
-		"--backend-kubeconfig", s.Kubeconfig, "--metrics-bind-address", "0", "--health-probe-bind-address", "127.0.0.1:0"); err != nil {
+		"--backend-kubeconfig", s.Kubeconfig, "--plan-namespace", "vela-system", "--metrics-bind-address", "0", "--health-probe-bind-address", "127.0.0.1:0"); err != nil {
 		s.Stop()
 		return nil, err
 	}

@@ -6,6 +6,9 @@ package v1alpha1
 type StepRun interface {
 	GetRunStatus() *RunStatus
 	GetTarget() Target
+	// GetRequest returns spec.request: the workflow step session a run
+	// is for.
+	GetRequest() string
 }
 
 // GetRunStatus returns the shared status.
@@ -25,3 +28,12 @@ func (o *InfraApproval) GetRunStatus() *RunStatus { return &o.Status.RunStatus }
 
 // GetTarget returns the target.
 func (o *InfraApproval) GetTarget() Target { return o.Spec.Target }
+
+// GetRequest returns spec.request.
+func (o *InfraImport) GetRequest() string { return o.Spec.Request }
+
+// GetRequest returns spec.request.
+func (o *InfraDrift) GetRequest() string { return o.Spec.Request }
+
+// GetRequest returns spec.request.
+func (o *InfraApproval) GetRequest() string { return o.Spec.Request }

@@ -38,6 +38,10 @@ const (
 	ReasonLockHeld        = "StateLockHeld"
 	ReasonProviderCrashed = "ProviderCrashed"
 
+	// Waiting for the workflow step to write the variables Secret
+	// (spec.target.variablesFrom).
+	ReasonAwaitingVariables = "AwaitingVariables"
+
 	// Waiting for terraform-controller, which runs without the state lock.
 	ReasonWaitingForApply = "WaitingForTerraformController"
 

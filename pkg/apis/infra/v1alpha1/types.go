@@ -22,7 +22,21 @@ type Target struct {
 	// +kubebuilder:validation:Schemaless
 	// +kubebuilder:validation:Type=object
 	Spec *runtime.RawExtension `json:"spec,omitempty"`
+
+	// VariablesFrom "Secret" keeps the variables out of this object: the
+	// step-runner names a Secret where it keeps Secrets (vela-system by
+	// default) in status.variablesSecret, and uses the variables the
+	// workflow step writes there (key "variables", a JSON object) for this
+	// spec.request. The workflow steps always pass them so: a password is
+	// never in a step-run object, which more people may read than the
+	// Secrets of vela-system. spec.variable must then be empty.
+	// +kubebuilder:validation:Enum=Secret
+	// +optional
+	VariablesFrom string `json:"variablesFrom,omitempty"`
 }
+
+// VariablesFromSecret is the one value of Target.VariablesFrom.
+const VariablesFromSecret = "Secret"
 
 // PlanSummary is a plan as a person and a workflow step read it.
 type PlanSummary struct {
@@ -85,6 +99,10 @@ type RunStatus struct {
 	OutputRef *OutputRef `json:"outputRef,omitempty"`
 	// +optional
 	LastRunTime *metav1.Time `json:"lastRunTime,omitempty"`
+	// VariablesSecret is the Secret (namespace/name) the step-runner reads
+	// the variables from, when spec.target.variablesFrom is Secret.
+	// +optional
+	VariablesSecret string `json:"variablesSecret,omitempty"`
 }
 
 // ImportResource maps a Terraform address of the module to a cloud id.
