@@ -258,7 +258,7 @@ spec:
 		if err != nil {
 			t.Fatalf("vela show mycloud-mysql: %v\n%s%s", err, out, errOut)
 		}
-		for _, p := range []string{"name", "subnet_id", "engine_version", "instance_class", "storage_gib", "admin_password", "tags",
+		for _, p := range []string{"name", "subnet_id", "engine_version", "instance_class", "storage_gib", "admin_password", "manage_admin_password", "tags",
 			"writeConnectionSecretToRef", "providerRef", "deleteResource"} {
 			if !strings.Contains(out, "| "+p+" ") {
 				t.Errorf("vela show mycloud-mysql does not list %s:\n%s", p, out)

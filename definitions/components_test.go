@@ -2,6 +2,7 @@ package definitions_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,7 +17,7 @@ import (
 
 // types are the mycloud resource types: module definitions/modules/<type>,
 // definition mycloud-<type>.
-var types = []string{"vpc", "subnet", "mysql", "redis", "bucket"}
+var types = []string{"vpc", "subnet", "mysql", "redis", "bucket", "vpc-ref", "subnet-ref", "redis-ref", "mysql-ref"}
 
 // componentsDir holds the generated ComponentDefinitions, as the addon
 // terraform-mycloud installs them.
@@ -85,33 +86,41 @@ func TestRenderGoodProperties(t *testing.T) {
 		wantVars     map[string]any
 		wantProvider ref
 		wantSecret   ref
-		wantDelete   bool
+		wantDelete   *bool // nil: not set
 	}{
 		"vpc with defaults": {
 			typ:          "vpc",
 			props:        map[string]any{"name": "main", "cidr": "10.0.0.0/16"},
 			wantVars:     map[string]any{"name": "main", "cidr": "10.0.0.0/16", "tags": noTags},
-			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"}, wantDelete: true,
+			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"},
 		},
 		"vpc with the longest prefix, a 63-character name and tags": {
 			typ:          "vpc",
 			props:        map[string]any{"name": "a" + strings.Repeat("b", 62), "cidr": "192.168.255.240/28", "tags": map[string]any{"team": "shop"}},
 			wantVars:     map[string]any{"name": "a" + strings.Repeat("b", 62), "cidr": "192.168.255.240/28", "tags": map[string]any{"team": "shop"}},
-			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"}, wantDelete: true,
+			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"},
 		},
 		"subnet with every property": {
 			typ: "subnet",
 			props: map[string]any{"name": "app", "vpc_id": "vpc-1a2b3c4d", "cidr": "10.0.1.0/29", "zone": "zone-b", "tags": map[string]any{"tier": "web"},
 				"writeConnectionSecretToRef": map[string]any{"name": "app-subnet", "namespace": "other"}},
 			wantVars:     map[string]any{"name": "app", "vpc_id": "vpc-1a2b3c4d", "cidr": "10.0.1.0/29", "zone": "zone-b", "tags": map[string]any{"tier": "web"}},
-			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"app-subnet", "other"}, wantDelete: true,
+			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"app-subnet", "other"},
+		},
+		"vpc-ref": {
+			typ: "vpc-ref", props: map[string]any{"id": "vpc-legacy01"},
+			wantVars: map[string]any{"id": "vpc-legacy01"}, wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"},
+		},
+		"redis-ref kept or not, as the application says": {
+			typ: "redis-ref", props: map[string]any{"id": "redis-1a2b", "deleteResource": true},
+			wantVars: map[string]any{"id": "redis-1a2b"}, wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"}, wantDelete: ptr(true),
 		},
 		"mysql with defaults": {
 			typ:   "mysql",
 			props: map[string]any{"name": "orders", "subnet_id": "subnet-1a2b", "admin_password": "Orders-Passw0rd"},
 			wantVars: map[string]any{"name": "orders", "subnet_id": "subnet-1a2b", "engine_version": "8.0", "instance_class": "db.small",
-				"storage_gib": float64(20), "admin_password": "Orders-Passw0rd", "tags": noTags},
-			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"}, wantDelete: true,
+				"storage_gib": float64(20), "admin_password": "Orders-Passw0rd", "manage_admin_password": false, "tags": noTags},
+			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"},
 		},
 		"mysql with every property at its limits": {
 			typ: "mysql",
@@ -120,45 +129,67 @@ func TestRenderGoodProperties(t *testing.T) {
 				"providerRef": map[string]any{"name": "other-account", "namespace": "infra"}, "deleteResource": false,
 				"writeConnectionSecretToRef": map[string]any{"name": "orders-db"}},
 			wantVars: map[string]any{"name": "orders", "subnet_id": "subnet-1a2b", "engine_version": "5.7", "instance_class": "db.large",
-				"storage_gib": float64(16384), "admin_password": "Abcdefghijk1", "tags": map[string]any{"env": "prod"}},
-			wantProvider: ref{"other-account", "infra"}, wantSecret: ref{"orders-db", "shop-ns"}, wantDelete: false,
+				"storage_gib": float64(16384), "admin_password": "Abcdefghijk1", "manage_admin_password": false, "tags": map[string]any{"env": "prod"}},
+			wantProvider: ref{"other-account", "infra"}, wantSecret: ref{"orders-db", "shop-ns"}, wantDelete: ptr(false),
 		},
 		"mysql with a unicode password": {
 			typ:   "mysql",
 			props: map[string]any{"name": "orders", "subnet_id": "subnet-1a2b", "storage_gib": 20, "instance_class": "db.medium", "admin_password": "ÄÖÜäöü12"},
 			wantVars: map[string]any{"name": "orders", "subnet_id": "subnet-1a2b", "engine_version": "8.0", "instance_class": "db.medium",
-				"storage_gib": float64(20), "admin_password": "ÄÖÜäöü12", "tags": noTags},
-			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"}, wantDelete: true,
+				"storage_gib": float64(20), "admin_password": "ÄÖÜäöü12", "manage_admin_password": false, "tags": noTags},
+			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"},
+		},
+		// A managed password: no password property, none in the variables
+		// (the module's null applies), the flag passed on.
+		"mysql with a managed password": {
+			typ:   "mysql",
+			props: map[string]any{"name": "orders", "subnet_id": "subnet-1a2b", "manage_admin_password": true},
+			wantVars: map[string]any{"name": "orders", "subnet_id": "subnet-1a2b", "engine_version": "8.0", "instance_class": "db.small",
+				"storage_gib": float64(20), "manage_admin_password": true, "tags": noTags},
+			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"},
+		},
+		"mysql with a password and manage_admin_password false": {
+			typ:   "mysql",
+			props: map[string]any{"name": "orders", "subnet_id": "subnet-1a2b", "admin_password": "Orders-Passw0rd", "manage_admin_password": false},
+			wantVars: map[string]any{"name": "orders", "subnet_id": "subnet-1a2b", "engine_version": "8.0", "instance_class": "db.small",
+				"storage_gib": float64(20), "admin_password": "Orders-Passw0rd", "manage_admin_password": false, "tags": noTags},
+			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"},
+		},
+		"redis with a managed password": {
+			typ:          "redis",
+			props:        map[string]any{"name": "cache", "subnet_id": "subnet-1a2b", "manage_password": true},
+			wantVars:     map[string]any{"name": "cache", "subnet_id": "subnet-1a2b", "redis_version": "7.0", "memory_mib": float64(1024), "manage_password": true, "tags": noTags},
+			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"},
 		},
 		"redis with defaults": {
 			typ:          "redis",
 			props:        map[string]any{"name": "cache", "subnet_id": "subnet-1a2b", "password": "Cache-Passw0rd"},
-			wantVars:     map[string]any{"name": "cache", "subnet_id": "subnet-1a2b", "redis_version": "7.0", "memory_mib": float64(1024), "password": "Cache-Passw0rd", "tags": noTags},
-			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"}, wantDelete: true,
+			wantVars:     map[string]any{"name": "cache", "subnet_id": "subnet-1a2b", "redis_version": "7.0", "memory_mib": float64(1024), "password": "Cache-Passw0rd", "manage_password": false, "tags": noTags},
+			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"},
 		},
 		"redis with the smallest and a 6.2": {
 			typ:          "redis",
 			props:        map[string]any{"name": "cache", "subnet_id": "subnet-1a2b", "password": "Cache-Passw0rd", "memory_mib": 256, "redis_version": "6.2"},
-			wantVars:     map[string]any{"name": "cache", "subnet_id": "subnet-1a2b", "redis_version": "6.2", "memory_mib": float64(256), "password": "Cache-Passw0rd", "tags": noTags},
-			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"}, wantDelete: true,
+			wantVars:     map[string]any{"name": "cache", "subnet_id": "subnet-1a2b", "redis_version": "6.2", "memory_mib": float64(256), "password": "Cache-Passw0rd", "manage_password": false, "tags": noTags},
+			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"},
 		},
 		"redis with the largest memory": {
 			typ:          "redis",
 			props:        map[string]any{"name": "cache", "subnet_id": "subnet-1a2b", "password": "Cache-Passw0rd", "memory_mib": 65536},
-			wantVars:     map[string]any{"name": "cache", "subnet_id": "subnet-1a2b", "redis_version": "7.0", "memory_mib": float64(65536), "password": "Cache-Passw0rd", "tags": noTags},
-			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"}, wantDelete: true,
+			wantVars:     map[string]any{"name": "cache", "subnet_id": "subnet-1a2b", "redis_version": "7.0", "memory_mib": float64(65536), "password": "Cache-Passw0rd", "manage_password": false, "tags": noTags},
+			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"},
 		},
 		"bucket with dots, public-read and versioning": {
 			typ:          "bucket",
 			props:        map[string]any{"name": "assets.shop-1", "acl": "public-read", "versioning": true},
 			wantVars:     map[string]any{"name": "assets.shop-1", "acl": "public-read", "versioning": true, "tags": noTags},
-			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"}, wantDelete: true,
+			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"},
 		},
 		"bucket with defaults and a 3-character name": {
 			typ:          "bucket",
 			props:        map[string]any{"name": "a-1"},
 			wantVars:     map[string]any{"name": "a-1", "acl": "private", "versioning": false, "tags": noTags},
-			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"}, wantDelete: true,
+			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"},
 		},
 	}
 	for name, tc := range cases {
@@ -187,8 +218,14 @@ func TestRenderGoodProperties(t *testing.T) {
 			if s := c.Spec.WriteConnectionSecretToReference; s == nil || (ref{s.Name, s.Namespace}) != tc.wantSecret {
 				t.Errorf("spec.writeConnectionSecretToRef = %+v, want %+v", s, tc.wantSecret)
 			}
-			if d := c.Spec.DeleteResource; d == nil || *d != tc.wantDelete {
+			// Unset unless the application sets it, and then marked as its
+			// choice, which the step-runner does not override.
+			if d := c.Spec.DeleteResource; (d == nil) != (tc.wantDelete == nil) || d != nil && *d != *tc.wantDelete {
 				t.Errorf("spec.deleteResource = %v, want %v", d, tc.wantDelete)
+			}
+			explicit, marked := c.Annotations["infra.vela-infra.io/delete-resource"]
+			if marked != (tc.wantDelete != nil) || tc.wantDelete != nil && explicit != fmt.Sprint(*tc.wantDelete) {
+				t.Errorf("annotation infra.vela-infra.io/delete-resource = %q (set: %v), want it to mark %v", explicit, marked, tc.wantDelete)
 			}
 			if c.Spec.InlineCredentials || c.Spec.Remote != "" || c.Spec.Backend != nil {
 				t.Errorf("unexpected spec fields: inlineCredentials %v, remote %q, backend %+v", c.Spec.InlineCredentials, c.Spec.Remote, c.Spec.Backend)
@@ -209,6 +246,11 @@ func TestRenderBadPropertyNamesIt(t *testing.T) {
 		adminPwMsg    = "The admin_password must be 12-128 characters with an upper-case letter, a lower-case letter and a digit."
 		redisPwMsg    = "The password must be 12-128 characters with an upper-case letter, a lower-case letter and a digit."
 		bucketMsg     = "The name must be 3-63 lower-case letters, digits, '.' and '-', starting and ending with a letter or digit."
+		// Exactly one of the password and its manage flag.
+		adminNeitherMsg = "Set exactly one of admin_password and manage_admin_password: true; neither is set."
+		adminBothMsg    = "Set exactly one of admin_password and manage_admin_password: true; both are set."
+		redisNeitherMsg = "Set exactly one of password and manage_password: true; neither is set."
+		redisBothMsg    = "Set exactly one of password and manage_password: true; both are set."
 	)
 	vpc := func(k string, v any) map[string]any {
 		p := map[string]any{"name": "main", "cidr": "10.0.0.0/16"}
@@ -276,7 +318,12 @@ func TestRenderBadPropertyNamesIt(t *testing.T) {
 		"mysql password without upper case":  {"mysql", mysql("admin_password", "weak-passw0rd"), "check.admin_password", adminPwMsg, "weak-passw0rd"},
 		"mysql password without lower case":  {"mysql", mysql("admin_password", "WEAK-PASSW0RD"), "check.admin_password", adminPwMsg, "WEAK-PASSW0RD"},
 		"mysql password without a digit":     {"mysql", mysql("admin_password", "Weak-Password"), "check.admin_password", adminPwMsg, "Weak-Password"},
-		"mysql password missing":             {"mysql", without(mysql("admin_password", nil), "admin_password"), "check.admin_password", "The admin_password is required.", ""},
+		"mysql password missing":             {"mysql", without(mysql("admin_password", nil), "admin_password"), "check.admin_password", adminNeitherMsg, ""},
+		"mysql manage false, no password":    {"mysql", without(mysql("manage_admin_password", false), "admin_password"), "check.admin_password", adminNeitherMsg, ""},
+		"mysql password and manage":          {"mysql", mysql("manage_admin_password", true), "check.manage_admin_password", adminBothMsg, "Orders-Passw0rd"},
+		"mysql manage not a bool":            {"mysql", without(mysql("manage_admin_password", "yes"), "admin_password"), "output.spec.variable.manage_admin_password", "empty disjunction", ""},
+		"redis password missing":             {"redis", without(redis("password", nil), "password"), "check.password", redisNeitherMsg, ""},
+		"redis password and manage":          {"redis", redis("manage_password", true), "check.manage_password", redisBothMsg, "Cache-Passw0rd"},
 		"mysql name missing":                 {"mysql", without(mysql("name", nil), "name"), "check.name", "The name is required.", "Orders-Passw0rd"},
 		"mysql misspelt property":            {"mysql", mysql("storage", 50), "parameter.storage", "field not allowed", "Orders-Passw0rd"},
 		"redis memory not a multiple of 256": {"redis", redis("memory_mib", 300), "check.memory_mib", memoryMsg, ""},
@@ -289,6 +336,9 @@ func TestRenderBadPropertyNamesIt(t *testing.T) {
 		"bucket name starting with a dash":   {"bucket", bucket("name", "-assets"), "check.name", bucketMsg, ""},
 		"bucket name of two characters":      {"bucket", bucket("name", "ab"), "check.name", bucketMsg, ""},
 		"bucket acl not offered":             {"bucket", bucket("acl", "public"), "check.acl", "The acl must be private or public-read.", ""},
+		"vpc-ref id of a subnet":             {"vpc-ref", map[string]any{"id": "subnet-1a2b"}, "check.id", "The id must be a VPC id such as vpc-1a2b3c4d.", ""},
+		"redis-ref id missing":               {"redis-ref", map[string]any{}, "check.id", "The id is required.", ""},
+		"mysql-ref a property it lacks":      {"mysql-ref", map[string]any{"id": "mysql-1a2b", "name": "orders"}, "parameter.name", "field not allowed", ""},
 		"bucket tag that is not a string":    {"bucket", bucket("tags", map[string]any{"n": 1}), "parameter.tags.n", "conflicting values 1 and string", ""},
 		"secret name with upper case": {"vpc", vpc("writeConnectionSecretToRef", map[string]any{"name": "Net_Secret"}),
 			"check.writeConnectionSecretToRef.name", "must be a Secret name", ""},
@@ -422,3 +472,5 @@ func TestVelaDefVet(t *testing.T) {
 		}
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"github.com/vela-infra/vela-infra/internal/mycloud/rules"
+	"github.com/vela-infra/vela-infra/internal/testground/mycloudtest"
 )
 
 // TestRulesAgreeWithTheModules holds the definitions' render-time checks
@@ -121,6 +122,58 @@ func TestRulesAgreeWithTheModules(t *testing.T) {
 					t.Errorf("the definition accepts it: %v; the cloud's password policy: %v", cueOK, cloudOK)
 				}
 			})
+		}
+	}
+}
+
+// TestExactlyOneOfAgreesWithTheProvider holds the definitions' check that
+// exactly one of a database's password and its manage flag is given against
+// the provider's, which the modules rely on (a Terraform 1.5 validation
+// block sees one variable only): `terraform plan` of the real module with
+// the real provider, for every combination. Both must refuse the same ones,
+// naming both properties, and neither may echo the password.
+func TestExactlyOneOfAgreesWithTheProvider(t *testing.T) {
+	t.Parallel()
+	const pw = "Sentinel-Parity-Passw0rd"
+	cloud := mycloudtest.Start(t, mycloudtest.Options{})
+	defs := repoPath(t, componentsDir)
+	for typ, names := range map[string][2]string{"mysql": {"admin_password", "manage_admin_password"}, "redis": {"password", "manage_password"}} {
+		password, flag := names[0], names[1]
+		w := mycloudtest.NewWorkspace(t, cloud, map[string]string{"main.tf": module(t, typ)})
+		w.MustRun("init", "-input=false")
+		for _, given := range []bool{true, false} {
+			for _, managed := range []any{nil, false, true} {
+				props := map[string]any{"name": "parity", "subnet_id": "subnet-1a2b"}
+				args := []string{"plan", "-input=false", "-lock=false", "-var", "name=parity", "-var", "subnet_id=subnet-1a2b"}
+				if given {
+					props[password] = pw
+					args = append(args, "-var", password+"="+pw)
+				}
+				if managed != nil {
+					props[flag] = managed
+					args = append(args, "-var", fmt.Sprintf("%s=%v", flag, managed))
+				}
+				t.Run(fmt.Sprintf("%s %s given=%v %s=%v", typ, password, given, flag, managed), func(t *testing.T) {
+					t.Parallel()
+					want := given != (managed == true) // exactly one
+					out, planErr := w.Run(args...)
+					_, renderErr := dryRun(t, defs, app(t, typ, props))
+					if (planErr == nil) != want || (renderErr == nil) != want {
+						t.Fatalf("want accepted=%v; terraform plan: %v\n%s\nthe definition: %v", want, planErr, out, renderErr)
+					}
+					if want {
+						return
+					}
+					for what, msg := range map[string]string{"terraform plan": out, "the definition": renderErr.Error()} {
+						if !strings.Contains(msg, password+" ") || !strings.Contains(msg, flag) {
+							t.Errorf("%s does not name both %s and %s:\n%s", what, password, flag, msg)
+						}
+						if strings.Contains(msg, pw) {
+							t.Errorf("%s echoes the password:\n%s", what, msg)
+						}
+					}
+				})
+			}
 		}
 	}
 }

@@ -97,6 +97,11 @@ func TestHealthAndStatusMessage(t *testing.T) {
 		}
 		return s
 	}
+	// retained is what the step-runner's retain reconciler writes.
+	retained := func(obj map[string]any, why string) map[string]any {
+		obj["metadata"].(map[string]any)["annotations"] = map[string]any{"infra.vela-infra.io/retained": why}
+		return obj
+	}
 	const waiting = "Waiting for terraform-controller to apply the Configuration"
 	cases := map[string]struct {
 		output      map[string]any
@@ -112,6 +117,11 @@ func TestHealthAndStatusMessage(t *testing.T) {
 		"available without a message": {live(1, apply(1, "Available", "")), true, "Available"},
 		"available, generation not yet observed (older controller)": {live(4, apply(0, "Available", "Cloud resources are deployed and ready to use")), true, "Available: Cloud resources are deployed and ready to use"},
 		"available for an older generation":                         {live(5, apply(4, "Available", "Cloud resources are deployed and ready to use")), false, waiting},
+		"available and kept by the step-runner": {retained(live(3, apply(3, "Available", "Cloud resources are deployed and ready to use")),
+			"other Configurations use its resources: team-a/checkout (component subnet)"), true,
+			"Available: Cloud resources are deployed and ready to use; kept in the cloud when deleted: other Configurations use its resources: team-a/checkout (component subnet)"},
+		"waiting and kept": {retained(live(1, nil), "it holds resources adopted by infra-import (mycloud_vpc.this=vpc-legacy01)"), false,
+			waiting + "; kept in the cloud when deleted: it holds resources adopted by infra-import (mycloud_vpc.this=vpc-legacy01)"},
 	}
 	for _, typ := range types {
 		rel := componentsDir + "/mycloud-" + typ + ".cue"

@@ -1,8 +1,12 @@
 package e2e
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -36,6 +40,7 @@ func TestCluster(t *testing.T) {
 	}
 	t.Run("LeastPrivilege", func(t *testing.T) { testLeastPrivilege(ctx, t, c) })
 	t.Run("Platform", func(t *testing.T) { testPlatform(ctx, t, c, cloud) })
+	t.Run("SharedInfrastructure", func(t *testing.T) { testSharedInfrastructure(ctx, t, c, cloud) })
 	t.Run("TerminateRejects", func(t *testing.T) { testTerminate(ctx, t, c, cloud) })
 	t.Run("StaleApprovalAppliesNothing", func(t *testing.T) { testStaleApproval(ctx, t, c, cloud) })
 	t.Run("ImportThatWouldReplaceFails", func(t *testing.T) { testImportWouldReplace(ctx, t, c, cloud) })
@@ -103,6 +108,41 @@ func testPlatform(ctx context.Context, t *testing.T, c *localcluster.Cluster, cl
 	for _, name := range []string{"network", "app-subnet", "app-db"} {
 		available(name)
 	}
+	// app-db's password is managed by mycloud (manage_admin_password in
+	// platform.yaml): the connection Secret holds only the secret's id,
+	// mycloud returns a password for it, and that password is in no
+	// Application, Configuration, connection Secret or Terraform state.
+	encoded, err := c.Kubectl(ctx, "get", "secret", "app-db-conn", "-o", "jsonpath={.data.admin_password_secret_id}")
+	secretID, decErr := base64.StdEncoding.DecodeString(strings.TrimSpace(encoded))
+	if err != nil || decErr != nil || !strings.HasPrefix(string(secretID), "secret-") {
+		t.Fatalf("the connection Secret app-db-conn has no admin_password_secret_id: %v %v\n%s", err, decErr, encoded)
+	}
+	dbPassword, err := mcclient.New(cloud.URL, mycloudtest.AccessKey, mycloudtest.SecretKey).SecretValue(ctx, string(secretID))
+	if err != nil || dbPassword == "" {
+		t.Fatalf("mycloud returns no password for %s: %v", secretID, err)
+	}
+	stateB64, err := c.Kubectl(ctx, "-n", "vela-system", "get", "secret", "tfstate-default-app-db", "-o", "jsonpath={.data.tfstate}")
+	if err != nil {
+		t.Fatalf("the state Secret of app-db: %v\n%s", err, stateB64)
+	}
+	if state := gunzipBase64(t, stateB64); !strings.Contains(state, string(secretID)) || strings.Contains(state, dbPassword) {
+		t.Errorf("app-db's state should hold the secret id %s and not the password", secretID)
+	}
+	for _, obj := range [][]string{{"application", "platform"}, {"configuration", "app-db"}, {"secret", "app-db-conn"}} {
+		out, err := c.Kubectl(ctx, append([]string{"get", "-o", "json"}, obj...)...)
+		if err != nil {
+			t.Fatalf("kubectl get %v: %v\n%s", obj, err, out)
+		}
+		if strings.Contains(out, dbPassword) || strings.Contains(out, base64.StdEncoding.EncodeToString([]byte(dbPassword))) {
+			t.Errorf("%v holds app-db's password", obj)
+		}
+	}
+	// The adopted VPC is kept in the cloud if the application is deleted,
+	// and vela status says so.
+	if out, err := c.Kubectl(ctx, "get", "configuration", "network", "-o", "jsonpath={.spec.deleteResource}"); err != nil || out != "false" {
+		t.Errorf("the adopted network's deleteResource: %q (%v), want false", out, err)
+	}
+	until("kept in the cloud when deleted: it holds resources adopted by infra-import (mycloud_vpc.this=vpc-legacy01)", time.Minute)
 	if n := cloud.CountRequests(http.MethodPost, "/v1/buckets"); n != 0 {
 		t.Fatalf("the bucket was created before approval (%d creates)", n)
 	}
@@ -399,6 +439,168 @@ func statusUntil(ctx context.Context, t *testing.T, c *localcluster.Cluster, app
 	return ""
 }
 
+// gunzipBase64 decodes a kubernetes-backend state: base64 of gzip.
+func gunzipBase64(t *testing.T, s string) string {
+	t.Helper()
+	gz, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// testSharedInfrastructure: a Redis owned by one application and used, by
+// id, by applications in two other namespaces through mycloud-redis-ref.
+// The consumers get its endpoint; the owner's Configuration is kept in the
+// cloud while they use it (vela status names them); a plan that replaces
+// it names both in the held approval, and terminate changes nothing;
+// deleting a consumer, then the owner while a consumer remains, destroys
+// nothing.
+func testSharedInfrastructure(ctx context.Context, t *testing.T, c *localcluster.Cluster, cloud *mycloudtest.Cloud) {
+	subnetID, err := c.Kubectl(ctx, "get", "configuration", "app-subnet", "-o", "jsonpath={.status.apply.outputs.id.value}")
+	if err != nil || !strings.HasPrefix(subnetID, "subnet-") {
+		t.Fatalf("the platform's subnet id: %q %v", subnetID, err)
+	}
+	owner := func(version string) string {
+		return `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata:
+  name: shared-cache
+spec:
+  components:
+    - name: cache
+      type: mycloud-redis
+      properties:
+        name: shared-cache
+        subnet_id: ` + subnetID + `
+        redis_version: "` + version + `"
+        manage_password: true
+  workflow:
+    steps:
+      - name: plan
+        type: infra-plan
+        properties:
+          component: cache
+      - name: approve
+        type: infra-approve
+        properties:
+          component: cache
+      - name: apply
+        type: apply-component
+        properties:
+          component: cache
+`
+	}
+	upApp(ctx, t, c, "shared-cache", owner("7.0"))
+	statusUntil(ctx, t, c, "shared-cache", "suspending", 3*time.Minute)
+	if out, err := c.Vela(ctx, "workflow", "resume", "shared-cache"); err != nil {
+		t.Fatalf("vela workflow resume: %v\n%s", err, out)
+	}
+	statusUntil(ctx, t, c, "shared-cache", "finished: true", 4*time.Minute)
+	redisID, err := c.Kubectl(ctx, "get", "configuration", "cache", "-o", "jsonpath={.status.apply.outputs.id.value}")
+	if err != nil || !strings.HasPrefix(redisID, "redis-") {
+		t.Fatalf("the shared Redis id: %q %v", redisID, err)
+	}
+
+	consumer := func(ns, app string) {
+		if out, err := c.Kubectl(ctx, "create", "namespace", ns); err != nil && !strings.Contains(out, "AlreadyExists") {
+			t.Fatalf("kubectl create namespace %s: %v\n%s", ns, err, out)
+		}
+		f := filepath.Join(t.TempDir(), app+".yaml")
+		if err := os.WriteFile(f, []byte(`apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata:
+  name: `+app+`
+  namespace: `+ns+`
+spec:
+  components:
+    - name: cache
+      type: mycloud-redis-ref
+      properties:
+        id: `+redisID+`
+`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := velaUp(ctx, c, f); err != nil {
+			t.Fatalf("vela up %s: %v\n%s", app, err, out)
+		}
+	}
+	consumer("team-a", "checkout")
+	consumer("team-b", "search")
+	for _, ns := range []string{"team-a", "team-b"} {
+		deadline := time.Now().Add(4 * time.Minute)
+		for {
+			out, _ := c.Kubectl(ctx, "-n", ns, "get", "configuration", "cache", "-o", "jsonpath={.status.apply.state} {.status.apply.outputs.endpoint.value}")
+			if strings.HasPrefix(out, "Available ") && len(out) > len("Available ") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the consumer in %s never got the shared Redis' endpoint: %q\n%s", ns, out, diagnose(ctx, c))
+			}
+			time.Sleep(2 * time.Second)
+		}
+	}
+	// Kept while used, and vela status of the owner says by whom.
+	kept := statusUntil(ctx, t, c, "shared-cache", "kept in the cloud when deleted: other Configurations use its resources: team-a/checkout (component cache), team-b/search (component cache)", 2*time.Minute)
+	t.Logf("vela status shared-cache with two consumers:\n%s", kept)
+
+	// A replacement (the version is immutable) names both consumers in
+	// the held approval; terminate leaves everything as it is.
+	writes := func() int {
+		return cloud.CountRequests(http.MethodPost, "/v1/redis-instances") + cloud.CountRequests(http.MethodDelete, "/v1/redis-instances") +
+			cloud.CountRequests(http.MethodPatch, "/v1/redis-instances")
+	}
+	before := writes()
+	upApp(ctx, t, c, "shared-cache", owner("6.2"))
+	held := statusUntil(ctx, t, c, "shared-cache", "suspending", 3*time.Minute)
+	t.Logf("vela status shared-cache, the replacement held:\n%s", held)
+	for _, want := range []string{"Shared: 2 other Configuration(s) use what this plan changes, 2 of them lose a resource they refer to",
+		"team-a/checkout (component cache): mycloud_redis.this (" + redisID + ") is replaced: its id changes; used by variable id",
+		"team-b/search (component cache)"} {
+		if !strings.Contains(held, want) {
+			t.Errorf("the held approval lacks %q", want)
+		}
+	}
+	if out, err := c.Vela(ctx, "workflow", "terminate", "shared-cache"); err != nil {
+		t.Fatalf("vela workflow terminate: %v\n%s", err, out)
+	}
+	statusUntil(ctx, t, c, "shared-cache", "Terminated: true", time.Minute)
+
+	// Deleting a consumer, then the owner while the other consumer remains,
+	// destroys nothing in the cloud.
+	for _, del := range [][]string{{"-n", "team-a", "checkout"}, {"-n", "default", "shared-cache"}} {
+		if out, err := c.Vela(ctx, append(append([]string{"delete"}, del...), "-y")...); err != nil {
+			t.Fatalf("vela delete %v: %v\n%s", del, err, out)
+		}
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		out, err := c.Kubectl(ctx, "get", "configuration", "cache")
+		if err != nil && strings.Contains(out, "NotFound") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the owner's Configuration is still there: %s", out)
+		}
+		time.Sleep(time.Second)
+	}
+	time.Sleep(5 * time.Second) // terraform-controller would have started a destroy Job by now
+	if n := writes() - before; n != 0 {
+		t.Errorf("the shared Redis was changed or destroyed: %d write requests", n)
+	}
+	if out, err := c.Vela(ctx, "delete", "-n", "team-b", "search", "-y"); err != nil {
+		t.Errorf("vela delete search: %v\n%s", err, out)
+	}
+}
+
 // approvalApp is a bucket whose changes wait for approval.
 func approvalApp(app, bucket, acl string) string {
 	return `apiVersion: core.oam.dev/v1beta1
@@ -532,6 +734,12 @@ func testLeastPrivilege(ctx context.Context, t *testing.T, c *localcluster.Clust
 		{[]string{"get", "secrets", "-n", "vela-system"}, "yes"},
 		{[]string{"create", "configmaps", "-n", "default"}, "yes"},
 		{[]string{"create", "configmaps", "-n", "kube-system"}, "no"},
+		// Configurations: read everywhere, patched (deleteResource) only
+		// where it serves; never created, updated whole or deleted.
+		{[]string{"patch", "configurations.terraform.core.oam.dev", "-n", "default"}, "yes"},
+		{[]string{"patch", "configurations.terraform.core.oam.dev", "-n", "kube-system"}, "no"},
+		{[]string{"delete", "configurations.terraform.core.oam.dev", "-n", "default"}, "no"},
+		{[]string{"update", "configurations.terraform.core.oam.dev", "-n", "default"}, "no"},
 	} {
 		out, _ := c.Kubectl(ctx, append([]string{"auth", "can-i", "--as", sa}, tc.args...)...)
 		if got := strings.TrimSpace(out); got != tc.want {

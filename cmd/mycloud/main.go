@@ -1,5 +1,6 @@
 // Command mycloud runs the simulated private cloud: flags and wiring only;
-// the cloud itself is package mycloud.
+// the cloud itself is package mycloud. `mycloud secret-value <secret-id>`
+// prints a password the cloud keeps (see secretvalue.go).
 package main
 
 import (
@@ -22,7 +23,17 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "secret-value" {
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		err = secretValue(ctx, os.Args[2:], os.Stdout, os.Stderr)
+		cancel()
+		stop()
+	} else {
+		err = run()
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "mycloud:", err)
 		os.Exit(1)
 	}

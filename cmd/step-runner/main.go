@@ -46,6 +46,7 @@ func run() error {
 		leaderElect         = flag.Bool("leader-elect", false, "elect a leader, for more than one replica")
 		allowedProviders    = flag.String("allowed-providers", strings.Join(target.DefaultAllowedProviders, ","), "provider types a target's module may use, comma-separated (the builtin terraform provider is always allowed)")
 		providerNamespaces  = flag.String("provider-namespaces", strings.Join(target.DefaultProviderNamespaces, ","), "namespaces of the Providers every tenant may use, comma-separated (a target's own namespace always counts)")
+		namespaces          = flag.String("namespaces", "", "the namespaces the step-runner serves, comma-separated (empty: every one): there it keeps adopted and shared Configurations from being destroyed on delete (chart: namespaces)")
 		planNamespace       = flag.String("plan-namespace", os.Getenv("TERRAFORM_BACKEND_NAMESPACE"), "where InfraApprovals' saved plans and the variables the workflow steps pass (Secrets) are kept, outside the tenants' namespaces (default: terraform-controller's backend namespace, env TERRAFORM_BACKEND_NAMESPACE); empty: each step-run object's own namespace")
 		podNamespace        = flag.String("pod-namespace", os.Getenv("POD_NAMESPACE"), "the step-runner's own namespace (env POD_NAMESPACE, from the downward API): a state lock held by this pod before a restart, or by a pod of this Deployment that no longer exists, is released; empty: none is")
 		providerTLS         = flag.Bool("provider-tls", false, "keep go-plugin's mTLS between Terraform and its providers (off: TF_DISABLE_PLUGIN_TLS=1, about 40 ms less per provider launch, three launches per plan)")
@@ -87,6 +88,7 @@ func run() error {
 		Tenancy:       target.Tenancy{AllowedProviders: list(*allowedProviders), ProviderNamespaces: list(*providerNamespaces)},
 		Self:          statelock.Identity{Namespace: *podNamespace, PodName: hostname, Started: started},
 		PlanNamespace: *planNamespace,
+		Namespaces:    list(*namespaces),
 	}); err != nil {
 		return err
 	}

@@ -18,9 +18,10 @@ func root(t *testing.T) string {
 
 // TestRefusesWhatItCannotMirror: a module variable with a validation block
 // (or a sensitive one) and no rule, a rule for a variable that does not
-// exist, and a rule whose message contradicts the module all stop the
-// generator rather than produce a definition that validates less than the
-// module.
+// exist, a rule whose message contradicts the module, and a managed
+// password pair the module does not declare as the check assumes all stop
+// the generator rather than produce a definition that validates less than
+// the module.
 func TestRefusesWhatItCannotMirror(t *testing.T) {
 	r := root(t)
 	mysql, err := readModule(r, "mysql")
@@ -48,19 +49,32 @@ func TestRefusesWhatItCannotMirror(t *testing.T) {
 		return rules
 	}
 	cases := map[string]struct {
-		rules map[string]rule
-		want  string
+		rules   map[string]rule
+		managed *managedPassword // base's when nil
+		want    string
 	}{
-		"validated variable without a rule": {without("storage_gib"), `variable "storage_gib" has a validation block but definitions/gen has no rule`},
-		"sensitive variable without a rule": {without("admin_password"), `sensitive variable "admin_password" needs a rule`},
-		"rule for a missing variable":       {with("size", rule{Valid: []string{"true"}}), "rule for mysql.size, but definitions/modules/mysql/main.tf has no such variable"},
-		"rule with a second message":        {with("name", rule{Valid: []string{"true"}, Message: "must be short"}), "sets a message, but the module's validation already has one"},
-		"rule without a condition":          {with("name", rule{}), "the rule for mysql.name has no condition"},
-		"sensitive rule without a message":  {with("admin_password", rule{Valid: []string{"true"}}), "the rule for mysql.admin_password needs a message"},
+		"validated variable without a rule": {without("storage_gib"), nil, `variable "storage_gib" has a validation block but definitions/gen has no rule`},
+		"sensitive variable without a rule": {without("admin_password"), nil, `sensitive variable "admin_password" needs a rule`},
+		"rule for a missing variable":       {with("size", rule{Valid: []string{"true"}}), nil, "rule for mysql.size, but definitions/modules/mysql/main.tf has no such variable"},
+		"rule with a second message":        {with("name", rule{Valid: []string{"true"}, Message: "must be short"}), nil, "sets a message, but the module's validation already has one"},
+		"rule without a condition":          {with("name", rule{}), nil, "the rule for mysql.name has no condition"},
+		"sensitive rule without a message":  {with("admin_password", rule{Valid: []string{"true"}}), nil, "the rule for mysql.admin_password needs a message"},
+		"managed password of no variable": {base.Rules, &managedPassword{Password: "root_password", Flag: "manage_admin_password"},
+			`managed password of mysql: definitions/modules/mysql/main.tf has no variable "root_password"`},
+		"managed password not sensitive": {base.Rules, &managedPassword{Password: "name", Flag: "manage_admin_password"},
+			`variable "name" must be a sensitive string whose default is null`},
+		"managed password flag not a bool": {base.Rules, &managedPassword{Password: "admin_password", Flag: "storage_gib"},
+			`variable "storage_gib" must be a bool whose default is false`},
+		"managed password flag missing": {base.Rules, &managedPassword{Password: "admin_password", Flag: "manage_password"},
+			`has no variable "manage_password"`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, err := newDefinition(component{Type: "mysql", Description: base.Description, Rules: tc.rules}, mysql)
+			managed := tc.managed
+			if managed == nil {
+				managed = base.ManagedPassword
+			}
+			_, err := newDefinition(component{Type: "mysql", Description: base.Description, Rules: tc.rules, ManagedPassword: managed}, mysql)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want one containing %q", err, tc.want)
 			}

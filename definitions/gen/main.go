@@ -162,6 +162,19 @@ parameters. ` + "`go test ./definitions/...`" + ` renders every definition with 
 for good and bad properties and the example, vets them and holds the checks
 against the modules' validation run by Terraform; ` + "`make verify`" + ` fails when a
 generated file is stale.
+
+**Database passwords.** ` + "`mycloud-mysql`" + ` and ` + "`mycloud-redis`" + ` take exactly one of
+a password (` + "`admin_password`" + `, ` + "`password`" + `) and ` + "`manage_admin_password: true`" + ` /
+` + "`manage_password: true`" + `; rendering fails at ` + "`check.<property>`" + ` naming both
+otherwise. With the flag, mycloud generates the password and keeps it as a
+secret: no password is in the Application, the Configuration or the
+Terraform state, and the connection Secret holds the secret's id
+(` + "`admin_password_secret_id`" + `, ` + "`password_secret_id`" + `), with which the application
+reads the password through the signed mycloud API (` + "`mycloud secret-value <id>`" + `
+or the Go client's ` + "`SecretValue`" + `; [mycloud](mycloud.md#managed-passwords)). A
+given password is in the Application, the Configuration's ` + "`spec.variable`" + `
+and, as terraform-controller copies every output, its ` + "`status.apply.outputs`" + `
+and connection Secret. Changing the flag replaces the instance.
 `
 
 // renderTables documents every definition, under headings of the given
@@ -174,8 +187,11 @@ func renderTables(defs []*definition, heading string) string {
 		b.WriteString("| property | type | default | description |\n|---|---|---|---|\n")
 		for _, p := range d.Properties {
 			def := "required"
-			if p.Default != "" {
+			switch {
+			case p.Default != "":
 				def = "`" + p.Default + "`"
+			case !p.Required:
+				def = "not set"
 			}
 			desc := p.Usage
 			if p.Sensitive {
@@ -187,7 +203,7 @@ func renderTables(defs []*definition, heading string) string {
 	b.WriteString("\nEvery definition also takes:\n\n| property | type | default | description |\n|---|---|---|---|\n")
 	b.WriteString("| `writeConnectionSecretToRef` | `{name, namespace}` | `<component>-conn` in the application's namespace | Secret that receives the module's outputs |\n")
 	b.WriteString("| `providerRef` | `{name, namespace}` | `mycloud` in `default` | terraform-controller Provider with the mycloud credentials |\n")
-	b.WriteString("| `deleteResource` | bool | `true` | destroy the cloud resources when the component is deleted |\n")
+	b.WriteString("| `deleteResource` | bool | not set | destroy the cloud resources when the component is deleted (`false`: keep them); not set, they are destroyed unless infra-import adopted them or other Configurations use them, which vela-infra keeps and `vela status` names |\n")
 	fmt.Fprintf(&b, "\nExample: `%s`, a VPC, a subnet, a MySQL database, a\nRedis cache and a bucket; component `inputs` carry the VPC and subnet ids\nfrom one Configuration's outputs to the next.\n", exampleApp)
 	return b.String()
 }

@@ -18,20 +18,34 @@ type definition struct {
 	Description string
 	Module      *module
 	Properties  []property
+	// ManagedPassword, when set, is the render-time check that exactly one
+	// of the password and its manage flag is given.
+	ManagedPassword *managedPasswordCheck
 }
 
 // property is one module variable as a component property.
 type property struct {
 	Name    string
 	CUEType string
-	Default string // CUE literal; empty when required
-	// Optional properties (maps) are declared "name?:" and get their default
-	// in the output: a CUE default of {} would accept any struct.
+	Default string // CUE literal; empty when required or when the default is null
+	// Required properties are those whose variable has no default.
+	Required bool
+	// Optional properties are declared "name?:": maps, which get their
+	// default in the output (a CUE default of {} would accept any struct),
+	// and variables whose default is null, left out of the output when
+	// not given so that the module's null applies.
 	Optional  bool
 	Usage     string
 	TypeDoc   string
 	Sensitive bool
 	Checks    []check
+}
+
+// managedPasswordCheck is a rendered managedPassword rule: when neither the
+// password nor the flag is given, rendering fails at check.<Password> with
+// Neither; when both are, at check.<Flag> with Both.
+type managedPasswordCheck struct {
+	Password, Flag, Neither, Both string
 }
 
 // check is one render-time check: when Valid does not hold, rendering fails
@@ -54,7 +68,12 @@ func newDefinition(c component, m *module) (*definition, error) {
 		if p.CUEType, p.TypeDoc, err = cueType(v.Type); err != nil {
 			return nil, fmt.Errorf("%s: variable %q: %w", m.Path, v.Name, err)
 		}
-		if v.HasDefault {
+		switch {
+		case !v.HasDefault:
+			p.Required = true
+		case v.Default.IsNull():
+			p.Optional = true
+		default:
 			if p.Default, err = cueLiteral(v.Default); err != nil {
 				return nil, fmt.Errorf("%s: variable %q: default: %w", m.Path, v.Name, err)
 			}
@@ -101,12 +120,50 @@ func newDefinition(c component, m *module) (*definition, error) {
 			return nil, fmt.Errorf("definitions/gen: rule for %s.%s, but %s has no such variable", c.Type, name, m.Path)
 		}
 	}
+	if c.ManagedPassword != nil {
+		mp, err := newManagedPasswordCheck(c, m)
+		if err != nil {
+			return nil, err
+		}
+		d.ManagedPassword = mp
+	}
 	for _, name := range []string{"writeConnectionSecretToRef", "providerRef", "deleteResource"} {
 		if seen[name] {
 			return nil, fmt.Errorf("%s: variable %q clashes with a property the definition adds", m.Path, name)
 		}
 	}
 	return d, nil
+}
+
+// newManagedPasswordCheck renders c.ManagedPassword after checking that the
+// module declares what the check assumes: the password a sensitive string
+// variable whose default is null, the flag a bool variable whose default is
+// false.
+func newManagedPasswordCheck(c component, m *module) (*managedPasswordCheck, error) {
+	mp := c.ManagedPassword
+	vars := map[string]variable{}
+	for _, v := range m.Variables {
+		vars[v.Name] = v
+	}
+	pw, ok := vars[mp.Password]
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("definitions/gen: managed password of %s: %s has no variable %q", c.Type, m.Path, mp.Password)
+	case pw.Type != cty.String || !pw.Sensitive || !pw.HasDefault || !pw.Default.IsNull():
+		return nil, fmt.Errorf("definitions/gen: managed password of %s: variable %q must be a sensitive string whose default is null", c.Type, mp.Password)
+	}
+	flag, ok := vars[mp.Flag]
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("definitions/gen: managed password of %s: %s has no variable %q", c.Type, m.Path, mp.Flag)
+	case flag.Type != cty.Bool || !flag.HasDefault || flag.Default.IsNull() || flag.Default.True():
+		return nil, fmt.Errorf("definitions/gen: managed password of %s: variable %q must be a bool whose default is false", c.Type, mp.Flag)
+	}
+	return &managedPasswordCheck{
+		Password: mp.Password, Flag: mp.Flag,
+		Neither: fmt.Sprintf("Set exactly one of %s and %s: true; neither is set. With %s: true mycloud generates the password and keeps it as a secret, whose id the module outputs.", mp.Password, mp.Flag, mp.Flag),
+		Both:    fmt.Sprintf("Set exactly one of %s and %s: true; both are set. With %s: true mycloud generates the password: leave %s out.", mp.Password, mp.Flag, mp.Flag, mp.Password),
+	}, nil
 }
 
 // cueType maps a Terraform type constraint to a CUE type and to the type
@@ -194,20 +251,26 @@ if context.output.status.apply.state != _|_ {
 const healthPolicy = statusFields + `isHealth: _state == "Available" && (_observed == 0 || _observed >= _generation)
 `
 
-// customStatus carries terraform-controller's own words: "<state>: <message>".
+// customStatus carries terraform-controller's own words: "<state>: <message>",
+// and, when vela-infra's step-runner keeps the Configuration's resources
+// from being destroyed with it (adopted or shared), why.
 const customStatus = statusFields + `_message: *"" | string
 if context.output.status.apply.message != _|_ {
 	_message: context.output.status.apply.message
 }
+_kept: *"" | string
+if context.output.metadata.annotations != _|_ if context.output.metadata.annotations["infra.vela-infra.io/retained"] != _|_ {
+	_kept: "; kept in the cloud when deleted: \(context.output.metadata.annotations["infra.vela-infra.io/retained"])"
+}
 if _state == "" || (_observed != 0 && _observed < _generation) {
-	message: "Waiting for terraform-controller to apply the Configuration"
+	message: "Waiting for terraform-controller to apply the Configuration\(_kept)"
 }
 if _state != "" && (_observed == 0 || _observed >= _generation) {
 	if _message == "" {
-		message: _state
+		message: "\(_state)\(_kept)"
 	}
 	if _message != "" {
-		message: "\(_state): \(_message)"
+		message: "\(_state): \(_message)\(_kept)"
 	}
 }
 `
@@ -242,15 +305,26 @@ template: {
 	output: {
 		apiVersion: "terraform.core.oam.dev/v1beta2"
 		kind:       "Configuration"
-		metadata: name: context.name
+		metadata: {
+			name: context.name
+			// An explicit deleteResource: vela-infra's step-runner does not
+			// override it (it keeps adopted and shared resources otherwise).
+			if parameter.deleteResource != _|_ {
+				annotations: "infra.vela-infra.io/delete-resource": "\(parameter.deleteResource)"
+			}
+		}
 		spec: {
 			hcl: _module
 			variable: {
 {{- range .Properties}}
-{{- if .Optional}}
+{{- if and .Optional .Default}}
 				if parameter.{{.Name}} == _|_ {
 					{{.Name}}: {{.Default}}
 				}
+				if parameter.{{.Name}} != _|_ {
+					{{.Name}}: parameter.{{.Name}}
+				}
+{{- else if .Optional}}
 				if parameter.{{.Name}} != _|_ {
 					{{.Name}}: parameter.{{.Name}}
 				}
@@ -279,7 +353,11 @@ template: {
 					}
 				}
 			}
-			deleteResource: parameter.deleteResource
+			// Unset: terraform-controller's default (true), which the
+			// step-runner sets false for adopted and shared resources.
+			if parameter.deleteResource != _|_ {
+				deleteResource: parameter.deleteResource
+			}
 		}
 	}
 
@@ -291,16 +369,33 @@ template: {
 	check: {
 {{- range .Properties}}
 {{- $p := .}}
-{{- if not .Default}}
+{{- if .Required}}
 		if parameter.{{.Name}} == _|_ {
 			{{.Name}}: {{quote (printf "The %s is required." .Name)}} & false
 		}
+{{- end}}
+{{- if and .Optional .Checks}}
+		if parameter.{{.Name}} != _|_ {
 {{- end}}
 {{- range $i, $c := .Checks}}
 		{{guard $p $i}}if !({{$c.Valid}}) {
 			{{$p.Name}}: {{quote $c.Message}} & false
 		}{{unguard $p $i}}
 {{- end}}
+{{- if and .Optional .Checks}}
+		}
+{{- end}}
+{{- end}}
+{{- with .ManagedPassword}}
+		// Exactly one of the password and the flag: the module cannot say
+		// it (Terraform 1.5 validates one variable at a time), the provider
+		// says it at plan time, this says it before anything runs.
+		if parameter.{{.Password}} == _|_ && !parameter.{{.Flag}} {
+			{{.Password}}: {{quote .Neither}} & false
+		}
+		if parameter.{{.Password}} != _|_ && parameter.{{.Flag}} {
+			{{.Flag}}: {{quote .Both}} & false
+		}
 {{- end}}
 		if parameter.writeConnectionSecretToRef != _|_ {
 			if !(parameter.writeConnectionSecretToRef.name =~ "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$" && len(parameter.writeConnectionSecretToRef.name) <= 253) {
@@ -312,7 +407,7 @@ template: {
 	parameter: close({
 {{- range .Properties}}
 {{- if .Optional}}
-		// +usage={{.Usage}} Default: {{.Default}}.
+		// +usage={{.Usage}}{{if .Default}} Default: {{.Default}}.{{end}}
 		{{.Name}}?: {{.CUEType}}
 {{- else}}
 		// +usage={{.Usage}}
@@ -333,8 +428,8 @@ template: {
 			// +usage=Namespace of the Provider; default: default
 			namespace?: string
 		})
-		// +usage=Destroy the cloud resources when the component is deleted; false leaves them in the cloud
-		deleteResource: *true | bool
+		// +usage=Destroy the cloud resources when the component is deleted; false leaves them in the cloud. Not set: destroy, except what infra-import adopted and what other Configurations use, which vela-infra keeps (vela status says why)
+		deleteResource?: bool
 	})
 
 	// {{.Module.Path}}, verbatim.

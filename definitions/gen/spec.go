@@ -18,6 +18,18 @@ type component struct {
 	// variable name. Every variable with a validation block, and every
 	// sensitive one, must have a rule (the generator refuses otherwise).
 	Rules map[string]rule
+	// ManagedPassword, for a database, names its password and the flag that
+	// lets mycloud generate and keep the password instead.
+	ManagedPassword *managedPassword
+}
+
+// managedPassword: a property pair of which exactly one is given, the
+// password (a sensitive variable whose default is null) or the flag set to
+// true (a bool variable whose default is false). Rendering fails naming both
+// otherwise, as the provider does at plan time (a Terraform 1.5 validation
+// block sees one variable only).
+type managedPassword struct {
+	Password, Flag string
 }
 
 // rule is a render-time check of one property.
@@ -100,6 +112,7 @@ var components = []component{
 			"storage_gib":    {Valid: []string{`({v} & int) != _|_ && {v} >= 20 && {v} <= 16384`}},
 			"admin_password": passwordRule,
 		},
+		ManagedPassword: &managedPassword{Password: "admin_password", Flag: "manage_admin_password"},
 	},
 	{
 		Type:        "redis",
@@ -111,6 +124,27 @@ var components = []component{
 			"memory_mib":    {Valid: []string{`({v} & int) != _|_ && {v} >= 256 && {v} <= 65536`, `mod({v}, 256) == 0`}},
 			"password":      passwordRule,
 		},
+		ManagedPassword: &managedPassword{Password: "password", Flag: "manage_password"},
+	},
+	{
+		Type:        "vpc-ref",
+		Description: "A mycloud VPC that another application owns, used by id without owning it: a read-only Configuration (a data source, from the module definitions/modules/vpc-ref) that creates and destroys nothing and writes the owner's outputs to this application's connection Secret.",
+		Rules:       map[string]rule{"id": {Valid: []string{`{v} =~ "^vpc-[a-z0-9]+$"`}}},
+	},
+	{
+		Type:        "subnet-ref",
+		Description: "A mycloud subnet that another application owns, used by id without owning it: a read-only Configuration (a data source, from the module definitions/modules/subnet-ref) that creates and destroys nothing and writes the owner's outputs to this application's connection Secret.",
+		Rules:       map[string]rule{"id": {Valid: []string{`{v} =~ "^subnet-[a-z0-9]+$"`}}},
+	},
+	{
+		Type:        "redis-ref",
+		Description: "A mycloud Redis instance that another application owns, used by id without owning it: a read-only Configuration (a data source, from the module definitions/modules/redis-ref) that creates and destroys nothing and writes the owner's outputs to this application's connection Secret.",
+		Rules:       map[string]rule{"id": {Valid: []string{`{v} =~ "^redis-[a-z0-9]+$"`}}},
+	},
+	{
+		Type:        "mysql-ref",
+		Description: "A mycloud MySQL instance that another application owns, used by id without owning it: a read-only Configuration (a data source, from the module definitions/modules/mysql-ref) that creates and destroys nothing and writes the owner's outputs to this application's connection Secret.",
+		Rules:       map[string]rule{"id": {Valid: []string{`{v} =~ "^mysql-[a-z0-9]+$"`}}},
 	},
 	{
 		Type:        "bucket",

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vela-infra/vela-infra/internal/mycloud/client"
 	"github.com/vela-infra/vela-infra/internal/testground/mycloudtest"
 )
 
@@ -82,6 +83,9 @@ func TestEveryModuleAppliesAndDestroys(t *testing.T) {
 		if module == "mysql" && (o["port"] != "3306" || o["admin_password"] != pw) {
 			t.Fatalf("mysql outputs %v", o)
 		}
+		if _, ok := o[map[string]string{"mysql": "admin_password_secret_id", "redis": "password_secret_id"}[module]]; ok {
+			t.Fatalf("%s: a secret id output for a given password: %v", module, o)
+		}
 		// A second plan finds nothing to do: the module and provider agree
 		// with the cloud's defaults.
 		plan := w.MustRun(append([]string{"plan", "-input=false", "-detailed-exitcode"}, vars...)...)
@@ -116,6 +120,13 @@ func TestModuleVariableValidation(t *testing.T) {
 		{"mysql", []string{"name=db", "subnet_id=subnet-1", "admin_password=Aa1aaaaaaaaaaa", "engine_version=9"}, `var.engine_version`},
 		{"redis", []string{"name=db", "subnet_id=subnet-1", "password=Aa1aaaaaaaaaaa", "memory_mib=300"}, `var.memory_mib`},
 		{"redis", []string{"name=db", "subnet_id=subnet-1", "password=weak"}, `password must be 12-128`},
+		// Exactly one of the password and the manage flag, checked by the
+		// provider at plan time.
+		{"mysql", []string{"name=db", "subnet_id=subnet-1"}, `Missing admin_password or manage_admin_password`},
+		{"mysql", []string{"name=db", "subnet_id=subnet-1", "manage_admin_password=false"}, `Missing admin_password or manage_admin_password`},
+		{"mysql", []string{"name=db", "subnet_id=subnet-1", "admin_password=Sentinel-Both-Passw0rd", "manage_admin_password=true"}, `Conflicting admin_password and manage_admin_password`},
+		{"redis", []string{"name=db", "subnet_id=subnet-1"}, `Missing password or manage_password`},
+		{"redis", []string{"name=db", "subnet_id=subnet-1", "password=Sentinel-Both-Passw0rd", "manage_password=true"}, `Conflicting password and manage_password`},
 		{"bucket", []string{"name=ok-name", "acl=world"}, `var.acl`},
 		{"bucket", []string{"name=a..b"}, `var.name`},
 	}
@@ -135,12 +146,73 @@ func TestModuleVariableValidation(t *testing.T) {
 		if err == nil || !strings.Contains(out, tc.want) {
 			t.Errorf("%s %v: want an error naming %s, got err=%v\n%s", tc.module, tc.vars, tc.want, err, out)
 		}
-		if strings.Contains(out, "=weak") || strings.Contains(out, `"weak"`) {
+		if strings.Contains(out, "=weak") || strings.Contains(out, `"weak"`) || strings.Contains(out, "Sentinel-Both-Passw0rd") {
 			t.Errorf("%s: the rejected password is echoed:\n%s", tc.module, out)
 		}
 	}
 	if n := len(cloud.Requests()); n != 0 {
 		t.Fatalf("bad variables reached the cloud: %d requests", n)
+	}
+}
+
+// TestManagedPasswordModules: with manage_admin_password / manage_password
+// the modules output the id of the secret mycloud keeps and no password, the
+// state holds no password, a second plan is empty, and destroy deletes the
+// secret with the instance.
+func TestManagedPasswordModules(t *testing.T) {
+	t.Parallel()
+	cloud := mycloudtest.Start(t, mycloudtest.Options{CreateDelay: 200 * time.Millisecond})
+	cloud.MustAdmin(http.MethodPost, "seed", map[string]any{
+		"vpcs":    []map[string]any{{"id": "vpc-managed01", "name": "managed", "cidr": "10.60.0.0/16"}},
+		"subnets": []map[string]any{{"id": "subnet-managed01", "name": "managed", "vpc_id": "vpc-managed01", "cidr": "10.60.1.0/24"}},
+	}, nil)
+	cli := client.New(cloud.URL, mycloudtest.AccessKey, mycloudtest.SecretKey)
+	for module, c := range map[string]struct{ flag, secretID, password string }{
+		"mysql": {"manage_admin_password", "admin_password_secret_id", "admin_password"},
+		"redis": {"manage_password", "password_secret_id", "password"},
+	} {
+		t.Run(module, func(t *testing.T) {
+			vars := []string{"-var", "name=managed-" + module, "-var", "subnet_id=subnet-managed01", "-var", c.flag + "=true"}
+			w := workspace(t, cloud, module, nil)
+			w.MustRun("init", "-input=false")
+			w.MustRun(append([]string{"apply", "-input=false", "-auto-approve"}, vars...)...)
+			o := outputs(t, w)
+			id := o[c.secretID]
+			if !strings.HasPrefix(id, "secret-") {
+				t.Fatalf("output %s = %q, want a secret id; outputs %v", c.secretID, id, o)
+			}
+			if _, ok := o[c.password]; ok {
+				t.Fatalf("output %s is set for a managed password: %v", c.password, o)
+			}
+			value, err := cli.SecretValue(context.Background(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			state := w.MustRun("state", "pull")
+			if !strings.Contains(state, id) || strings.Contains(state, value) {
+				t.Fatalf("the state should hold the secret id %s and not the password (holds the id: %v)", id, strings.Contains(state, id))
+			}
+			// terraform-controller copies the state's outputs into the
+			// Configuration's status and connection Secret: a null output
+			// must not be there at all.
+			var st struct {
+				Outputs map[string]json.RawMessage `json:"outputs"`
+			}
+			if err := json.Unmarshal([]byte(state), &st); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := st.Outputs[c.password]; ok {
+				t.Fatalf("the state's outputs hold %s for a managed password", c.password)
+			}
+			plan := w.MustRun(append([]string{"plan", "-input=false", "-detailed-exitcode"}, vars...)...)
+			if !strings.Contains(plan, "No changes") {
+				t.Fatalf("second plan is not empty:\n%s", plan)
+			}
+			w.MustRun(append([]string{"destroy", "-input=false", "-auto-approve"}, vars...)...)
+			if _, err := cli.SecretValue(context.Background(), id); !client.IsNotFound(err) {
+				t.Fatalf("the secret outlives its instance: %v", err)
+			}
+		})
 	}
 }
 

@@ -133,6 +133,8 @@ func (d *demo) enableAddons() error {
 func (d *demo) done() {
 	d.step("done in %.0fs", time.Since(d.start).Seconds())
 	if d.keep {
-		fmt.Printf("\nEverything is still running. In another shell:\n  export KUBECONFIG=%s\n  bin/vela status platform\n  bin/kubectl get configurations,infraimports,infradrifts,infraapprovals\nmycloud: %s (admin token %s). make down stops it all.\n", d.c.Kubeconfig(), d.endpoint, adminToken)
+		fmt.Printf("\nEverything is still running. In another shell:\n  export KUBECONFIG=%s\n  bin/vela status platform\n  bin/kubectl get configurations,infraimports,infradrifts,infraapprovals\n"+
+			"  MYCLOUD_ENDPOINT=%s MYCLOUD_ACCESS_KEY=%s MYCLOUD_SECRET_KEY=%s bin/mycloud secret-value \"$(bin/kubectl get secret app-db-conn -o jsonpath='{.data.admin_password_secret_id}' | base64 -d)\"\n"+
+			"mycloud: %s (admin token %s). make down stops it all.\n", d.c.Kubeconfig(), d.endpoint, accessKey, secretKey, d.endpoint, adminToken)
 	}
 }

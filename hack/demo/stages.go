@@ -12,8 +12,8 @@ import (
 // (vela status, mycloud's request log) of what happened.
 
 // importAndProvision is stages 1 and 2: vela up adopts the legacy VPC,
-// terraform-controller provisions the rest, and the new bucket waits for
-// approval.
+// terraform-controller provisions the rest (the database with a password
+// mycloud generates), and the new bucket waits for approval.
 func (d *demo) importAndProvision() error {
 	d.step("1+2. vela up -f e2e/testdata/platform.yaml: infra-import adopts vpc-legacy01, terraform-controller provisions the subnet and the MySQL instance, and the new bucket waits for approval")
 	if err := d.velaDo("vela up", "up", "-f", d.app); err != nil {
@@ -28,7 +28,7 @@ func (d *demo) importAndProvision() error {
 	fmt.Println("creates by terraform-controller's Jobs:", d.writes("/v1/subnets"), d.writes("/v1/mysql-instances"))
 	cfgs, _ := d.c.Kubectl(d.ctx, "get", "configurations")
 	fmt.Println("$ kubectl get configurations\n" + cfgs)
-	return nil
+	return d.showManagedPassword()
 }
 
 func (d *demo) approveBucket() error {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	tfjson "github.com/hashicorp/terraform-json"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -78,7 +79,7 @@ func (r *ApprovalReconciler) run(ctx context.Context, obj *v1alpha1.InfraApprova
 			condition(v1alpha1.ConditionApproved, metav1.ConditionTrue, v1alpha1.ReasonNoChanges, msg)), nil
 	case approval == nil:
 		msg := fmt.Sprintf("%s: the change to %s awaits approval (plan %s): resume the workflow to apply exactly this plan, or terminate it to reject. %s",
-			p.name(), targetOf(obj, p), s.ID, s.Diff)
+			p.name(), targetOf(obj, p), s.ID, withConsumers(s.Diff, obj.Status.Consumers))
 		return notReady(v1alpha1.ReasonAwaitingApproval, msg,
 			condition(v1alpha1.ConditionApproved, metav1.ConditionFalse, v1alpha1.ReasonAwaitingApproval, msg)), nil
 	case approval.PlanID != s.ID:
@@ -96,7 +97,9 @@ func (r *ApprovalReconciler) apply(ctx context.Context, obj *v1alpha1.InfraAppro
 		return p.fail("re-checking the approved plan", err)
 	}
 	if s := plan.Summarize(fresh.Plan); s.ID != approval.PlanID {
-		obj.Status.Plan = s
+		if err := r.show(ctx, obj, p, fresh.Plan, s); err != nil {
+			return outcome{}, err
+		}
 		if err := r.storePlan(ctx, obj, fresh.File, s.ID); err != nil {
 			return outcome{}, err
 		}
@@ -135,9 +138,17 @@ func (r *ApprovalReconciler) apply(ctx context.Context, obj *v1alpha1.InfraAppro
 func planChanged(obj *v1alpha1.InfraApproval, p *pass, approvedID string) outcome {
 	s := obj.Status.Plan
 	msg := fmt.Sprintf("%s: the plan of %s changed since plan %s was approved (the cloud or the spec changed); nothing was applied. The new plan %s awaits approval. %s",
-		p.name(), targetOf(obj, p), approvedID, s.ID, s.Diff)
+		p.name(), targetOf(obj, p), approvedID, s.ID, withConsumers(s.Diff, obj.Status.Consumers))
 	return notReady(v1alpha1.ReasonPlanChanged, msg,
 		condition(v1alpha1.ConditionApproved, metav1.ConditionFalse, v1alpha1.ReasonPlanChanged, msg))
+}
+
+// withConsumers adds who else uses what the plan changes to its diff.
+func withConsumers(diff string, consumers []v1alpha1.Consumer) string {
+	if m := consumersMessage(consumers); m != "" {
+		return diff + "\n" + m
+	}
+	return diff
 }
 
 // targetOf names the approval's Configuration in messages.
@@ -152,11 +163,25 @@ func (r *ApprovalReconciler) plan(ctx context.Context, obj *v1alpha1.InfraApprov
 		return err
 	}
 	s := plan.Summarize(planned.Plan)
-	obj.Status.Plan = s
+	if err := r.show(ctx, obj, p, planned.Plan, s); err != nil {
+		return err
+	}
 	obj.Status.TargetHash = hash
 	obj.Status.LastRunTime = now()
 	p.note(condition(v1alpha1.ConditionPlanned, metav1.ConditionTrue, v1alpha1.ReasonSucceeded, footerOf(s)))
 	return r.storePlan(ctx, obj, planned.File, s.ID)
+}
+
+// show puts the plan to show, and the Configurations that use what it
+// changes, into the status.
+func (r *ApprovalReconciler) show(ctx context.Context, obj *v1alpha1.InfraApproval, p *pass, tf *tfjson.Plan, s *v1alpha1.PlanSummary) error {
+	consumers, err := r.consumersOf(ctx, p.res.Configuration, changedResources(tf, s))
+	if err != nil {
+		return err
+	}
+	obj.Status.Plan = s
+	obj.Status.Consumers = consumers
+	return nil
 }
 
 // storePlan keeps the plan file where saved plans live (plansecret.go).

@@ -81,6 +81,9 @@ type Options struct {
 	// provably no longer exists is released. Without a namespace (not in a
 	// pod), holders are only named.
 	Self statelock.Identity
+	// Namespaces are the namespaces the step-runner serves (empty: every
+	// one); the retain reconciler changes Configurations only there.
+	Namespaces []string
 	// PlanNamespace keeps the InfraApprovals' saved plans and the
 	// variables Secrets of the step-run objects (empty: each object's own
 	// namespace). CacheOptions must be given the same namespace.
@@ -125,6 +128,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		&ImportReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent},
 		&DriftReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent},
 		&ApprovalReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent, PlanNamespace: o.PlanNamespace},
+		&RetainReconciler{Client: mgr.GetClient(), Recorder: rt.Recorder, Namespaces: o.Namespaces},
 	} {
 		if err := r.SetupWithManager(mgr); err != nil {
 			return err

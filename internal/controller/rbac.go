@@ -39,6 +39,11 @@ package controller
 // +kubebuilder:rbac:groups=core,resources=secrets,verbs=get;list;watch;create;update;patch;delete,namespace=state
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update;delete,namespace=state
 
+// Keeping adopted and shared infrastructure from being destroyed with its
+// Configuration (retain.go): spec.deleteResource and the annotations that
+// say why, on the Configurations of the namespaces it serves.
+// +kubebuilder:rbac:groups=terraform.core.oam.dev,resources=configurations,verbs=patch,namespace=served
+
 // Run output: ConfigMaps owned by the step-run object or the Configuration.
 // +kubebuilder:rbac:groups=core,resources=configmaps,verbs=get;list;create;update;patch;delete,namespace=served
 

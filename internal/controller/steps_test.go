@@ -23,6 +23,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	tfv1beta2 "github.com/oam-dev/terraform-controller/api/v1beta2"
+
 	"github.com/vela-infra/vela-infra/internal/controller"
 	"github.com/vela-infra/vela-infra/pkg/apis/infra/v1alpha1"
 )
@@ -549,4 +551,39 @@ func TestVariablesPassedInASecretNeverReachTheObject(t *testing.T) {
 		}
 		time.Sleep(150 * time.Millisecond)
 	}
+}
+
+// TestSharedConfigurationIsKeptWhileUsed: against the API server, a
+// Configuration whose output id another namespace's Configuration holds
+// gets deleteResource false with the consumer named, and true again once
+// the consumer is gone; the InfraImport adoption of the legacy VPC keeps
+// "network" for good.
+func TestSharedConfigurationIsKeptWhileUsed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	owner := newFixture(t)
+	consumer := newFixture(t)
+	shared := owner.configuration("shared", "vpc", vpcVars("10.60.0.0/16"))
+	shared.Status.Apply.Outputs = map[string]tfv1beta2.Property{"id": {Value: "vpc-shared01"}}
+	if err := owner.c.Status().Update(ctx, shared); err != nil {
+		t.Fatal(err)
+	}
+	kept := func(want bool, reason string) {
+		t.Helper()
+		await(owner, shared, fmt.Sprintf("deleteResource %v", !want), func(c *tfv1beta2.Configuration) bool {
+			return c.Spec.DeleteResource != nil && *c.Spec.DeleteResource == !want && strings.Contains(c.Annotations["infra.vela-infra.io/retained"], reason)
+		})
+	}
+	user := consumer.configuration("subnet", "subnet", map[string]any{"name": "app", "vpc_id": "vpc-shared01", "cidr": "10.60.1.0/24"})
+	kept(true, "other Configurations use its resources: Configuration "+consumer.ns+"/subnet")
+	if err := consumer.c.Delete(ctx, user); err != nil {
+		t.Fatal(err)
+	}
+	kept(false, "")
+
+	owner.adoptLegacyVPC()
+	network := &tfv1beta2.Configuration{ObjectMeta: metav1.ObjectMeta{Namespace: owner.ns, Name: "network"}}
+	await(owner, network, "the adopted network kept", func(c *tfv1beta2.Configuration) bool {
+		return c.Spec.DeleteResource != nil && !*c.Spec.DeleteResource && c.Annotations["infra.vela-infra.io/adopted"] == "mycloud_vpc.this=vpc-legacy01"
+	})
 }

@@ -166,6 +166,9 @@ func (s *Server) Seed(req SeedRequest, skipExisting bool) (map[string][]map[stri
 		if kinds[kindName] == nil {
 			return nil, fieldError(kindName, "is not a kind; kinds are %s", strings.Join(Kinds, ", "))
 		}
+		if kinds[kindName].readOnly {
+			return nil, fieldError(kindName, "cannot be seeded: the cloud makes a secret when it creates an instance with manage_admin_password or manage_password set to true; seed that instance instead")
+		}
 	}
 	out := map[string][]map[string]any{}
 	now := s.cfg.Now()
@@ -211,11 +214,7 @@ func (s *Server) Seed(req SeedRequest, skipExisting bool) (map[string][]map[stri
 					}
 					return err
 				}
-				moveSecrets(k, rec)
-				if k.computed != nil {
-					k.computed(rec)
-				}
-				if err := tx.Put(rec); err != nil {
+				if err := insert(tx, k, rec); err != nil {
 					return err
 				}
 				out[kindName] = append(out[kindName], rec.View(now))
@@ -258,9 +257,14 @@ func (s *Server) seed(body []byte) (any, error) {
 
 // EditOutOfBand changes a resource the way someone in a cloud console
 // would: any attribute but the id, immutable ones included, without the API's
-// readiness rules. Values are still type-checked and validated.
+// readiness rules. Values are still type-checked and validated. What no
+// console can do is refused: editing a secret, turning password management
+// on or off, setting a password the cloud manages.
 func (s *Server) EditOutOfBand(kindName, id string, body []byte) (map[string]any, error) {
 	k := kinds[kindName]
+	if k.readOnly {
+		return nil, &APIError{Status: http.StatusMethodNotAllowed, Code: "MethodNotAllowed", Message: fmt.Sprintf("%s cannot be edited, not even out of band: a secret changes only with its instance", kindName)}
+	}
 	attrs, err := k.decodeAttrs(body)
 	if err != nil {
 		return nil, err
@@ -277,6 +281,11 @@ func (s *Server) EditOutOfBand(kindName, id string, body []byte) (map[string]any
 		}
 		if err != nil {
 			return err
+		}
+		if k.managed != nil {
+			if err := k.managed.checkChange(rec, attrs); err != nil {
+				return err
+			}
 		}
 		for name, v := range attrs {
 			rec.Attrs[name] = v

@@ -16,6 +16,7 @@ func FuzzDecodeAttrs(f *testing.F) {
 		`{"name":"web","vpc_id":"vpc-1","cidr":"10.40.1.0/24","zone":"zone-z"}`,
 		`{"memory_mib":"lots"}`, `{"tags":{"":"x"}}`, `{"cidr":"8.8.8.0/24"}`, `{"size_gb":1e300}`,
 		`[]`, `null`, `{"name":1}`, `{"unknown":true}`, `{"admin_password":"short"}`,
+		`{"manage_admin_password":true,"admin_password":"Aa1aaaaaaaaaaa"}`, `{"manage_password":"yes"}`, `{"owner_id":"mysql-1"}`,
 	} {
 		f.Add(body)
 	}

@@ -19,11 +19,16 @@ const (
 	KindMySQL  = "mysql-instances"
 	KindRedis  = "redis-instances"
 	KindBucket = "buckets"
+	// KindSecret holds the passwords the cloud generates and keeps for
+	// instances created with manage_admin_password or manage_password. A
+	// secret is made and deleted with its instance; its value is read only
+	// through GET /v1/secrets/<id>/value.
+	KindSecret = "secrets"
 )
 
 // Kinds lists every resource kind in dependency order: a kind only refers to
 // kinds before it.
-var Kinds = []string{KindVPC, KindSubnet, KindMySQL, KindRedis, KindBucket}
+var Kinds = []string{KindVPC, KindSubnet, KindMySQL, KindRedis, KindBucket, KindSecret}
 
 type fieldType int
 
@@ -62,6 +67,52 @@ type kind struct {
 	parentField, parentKind string
 	// computed fills server-computed attributes (endpoints, ports).
 	computed func(r *Record)
+	// managed is set when the cloud can generate the kind's password and
+	// keep it as a secret instead of taking one.
+	managed *managedSecret
+	// readOnly kinds (secrets) are made and deleted by the cloud only: the
+	// API refuses to create, change or delete them, and seeds cannot hold
+	// them.
+	readOnly bool
+}
+
+// managedSecret names the attributes of a kind whose password the cloud can
+// manage, as AWS RDS's manage_master_user_password does: a create sets
+// exactly one of password (write-only, given by the client) and flag (true:
+// the cloud generates the password, keeps it as a secret owned by the
+// instance and sets secretID, a read-only attribute, to the secret's id).
+type managedSecret struct {
+	password string // admin_password
+	flag     string // manage_admin_password
+	secretID string // admin_password_secret_id
+}
+
+// checkCreate holds a create to exactly one of the password and the flag.
+// The flag's default (false) is filled in already.
+func (m *managedSecret) checkCreate(attrs map[string]any) error {
+	_, given := attrs[m.password]
+	managed, _ := attrs[m.flag].(bool)
+	switch {
+	case given && managed:
+		return fieldError(m.flag, "is true and %s is set: set exactly one of %s and %s (true: the cloud generates the password and keeps it as a secret)", m.password, m.password, m.flag)
+	case !given && !managed:
+		return fieldError(m.password, "is required unless %s is true: set exactly one of %s and %s", m.flag, m.password, m.flag)
+	}
+	return nil
+}
+
+// checkChange refuses what no API call or console can do to an existing
+// record: turning password management on or off (that is decided at
+// creation), and setting a password the cloud manages.
+func (m *managedSecret) checkChange(rec *Record, attrs map[string]any) error {
+	managed, _ := rec.Attrs[m.flag].(bool)
+	if v, ok := attrs[m.flag]; ok && v != managed {
+		return fieldError(m.flag, "cannot be changed after creation (it is %v); create a new resource instead", managed)
+	}
+	if _, ok := attrs[m.password]; ok && managed {
+		return fieldError(m.password, "cannot be set: the cloud manages this instance's password (%s is true); read it from secret %v", m.flag, rec.Attrs[m.secretID])
+	}
+	return nil
 }
 
 // str adapts a rule on strings to a field check.
@@ -150,13 +201,15 @@ var kinds = map[string]*kind{
 			{name: "instance_class", typ: typeString, def: "db.small", check: oneOf("db.small", "db.medium", "db.large")},
 			{name: "storage_gib", typ: typeInt, def: int64(20), check: between(20, 16384)},
 			{name: "admin_user", typ: typeString, def: "admin", immutable: true, check: str(rules.Name)},
-			{name: "admin_password", typ: typeString, required: true, writeOnly: true, check: str(rules.Password)},
+			{name: "admin_password", typ: typeString, writeOnly: true, check: str(rules.Password)},
+			{name: "manage_admin_password", typ: typeBool, def: false, immutable: true},
 			tagsField,
 		},
 		computed: func(r *Record) {
 			r.Attrs["endpoint"] = r.ID + ".mysql.mycloud.internal"
 			r.Attrs["port"] = int64(3306)
 		},
+		managed: &managedSecret{password: "admin_password", flag: "manage_admin_password", secretID: "admin_password_secret_id"},
 	},
 	KindRedis: {
 		name: KindRedis, idPrefix: "redis-", parentField: "subnet_id", parentKind: KindSubnet,
@@ -165,13 +218,15 @@ var kinds = map[string]*kind{
 			{name: "subnet_id", typ: typeString, required: true, immutable: true},
 			{name: "version", typ: typeString, def: "7.0", immutable: true, check: oneOf("6.2", "7.0")},
 			{name: "memory_mib", typ: typeInt, def: int64(1024), check: multipleOf(256, between(256, 65536))},
-			{name: "password", typ: typeString, required: true, writeOnly: true, check: str(rules.Password)},
+			{name: "password", typ: typeString, writeOnly: true, check: str(rules.Password)},
+			{name: "manage_password", typ: typeBool, def: false, immutable: true},
 			tagsField,
 		},
 		computed: func(r *Record) {
 			r.Attrs["endpoint"] = r.ID + ".redis.mycloud.internal"
 			r.Attrs["port"] = int64(6379)
 		},
+		managed: &managedSecret{password: "password", flag: "manage_password", secretID: "password_secret_id"},
 	},
 	KindBucket: {
 		name: KindBucket, idPrefix: "bucket-", uniqueName: true,
@@ -183,6 +238,16 @@ var kinds = map[string]*kind{
 		},
 		computed: func(r *Record) {
 			r.Attrs["url"] = "https://" + r.Attrs["name"].(string) + ".bucket.mycloud.internal"
+		},
+	},
+	// Not settable by anyone: the fields are what the API shows (and
+	// filters on), the value is in Record.SecretValue.
+	KindSecret: {
+		name: KindSecret, idPrefix: "secret-", readOnly: true,
+		fields: []field{
+			{name: "owner_kind", typ: typeString},
+			{name: "owner_id", typ: typeString},
+			{name: "owner_attribute", typ: typeString},
 		},
 	},
 }
@@ -281,6 +346,9 @@ func (k *kind) validate(attrs map[string]any, create bool) error {
 				return fieldError(f.name, "%s", err)
 			}
 		}
+	}
+	if create && k.managed != nil {
+		return k.managed.checkCreate(attrs)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 // Package mycloud is a simulated private cloud: an HTTP/JSON API over five
-// resource kinds (VPCs, subnets, MySQL and Redis instances, buckets) kept in
-// an embedded bbolt store, with the behaviour a Terraform provider must cope
+// resource kinds (VPCs, subnets, MySQL and Redis instances, buckets), and the
+// secrets holding the database passwords it generates, kept in an embedded
+// bbolt store, with the behaviour a Terraform provider must cope
 // with (asynchronous creation, conflicts, validation errors naming the field,
 // signed requests) and an admin API for tests: seeding pre-existing resources,
 // out-of-band edits, fault injection, the request log and reset.
@@ -218,6 +219,10 @@ func (s *Server) record(e RequestLogEntry) {
 func (s *Server) serveV1(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/v1/"), "/"), "/")
 	k, ok := kinds[parts[0]]
+	if len(parts) == 3 && k != nil && k.name == KindSecret && parts[2] == "value" && r.Method == http.MethodGet {
+		s.serveSecretValue(w, parts[1])
+		return
+	}
 	if !ok || len(parts) > 2 {
 		writeError(w, &APIError{Status: http.StatusNotFound, Code: "NotFound", Message: fmt.Sprintf("no such API path %s; kinds are %s", r.URL.Path, strings.Join(Kinds, ", "))})
 		return
@@ -229,6 +234,9 @@ func (s *Server) serveV1(w http.ResponseWriter, r *http.Request) {
 	)
 	body, _ := io.ReadAll(r.Body)
 	switch {
+	case k.readOnly && r.Method != http.MethodGet:
+		err = &APIError{Status: http.StatusMethodNotAllowed, Code: "MethodNotAllowed", Message: fmt.Sprintf(
+			"%s is not allowed on %s: the cloud makes a secret when it creates an instance with manage_admin_password or manage_password set to true, and deletes it with that instance", r.Method, r.URL.Path)}
 	case len(parts) == 1 && r.Method == http.MethodGet:
 		out, err = s.list(k, r)
 	case len(parts) == 1 && r.Method == http.MethodPost:
@@ -339,16 +347,29 @@ func (s *Server) create(k *kind, body []byte) (any, error) {
 			return err
 		}
 		rec.ID = id
-		moveSecrets(k, rec)
-		if k.computed != nil {
-			k.computed(rec)
-		}
-		return tx.Put(rec)
+		return insert(tx, k, rec)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return rec.View(now), nil
+}
+
+// insert writes a new record: write-only attributes hashed, the managed
+// password generated and kept as a secret, computed attributes filled.
+func insert(tx *Tx, k *kind, rec *Record) error {
+	moveSecrets(k, rec)
+	if m := k.managed; m != nil && rec.Attrs[m.flag] == true {
+		secret, err := newManagedSecret(tx, k, rec)
+		if err != nil {
+			return err
+		}
+		rec.Attrs[m.secretID] = secret.ID
+	}
+	if k.computed != nil {
+		k.computed(rec)
+	}
+	return tx.Put(rec)
 }
 
 // moveSecrets replaces write-only attributes by their hashes in rec.Secrets.
@@ -458,6 +479,11 @@ func (s *Server) update(k *kind, id string, body []byte) (any, error) {
 				return fieldError(name, "cannot be changed after creation (it is %v); create a new resource instead", rec.Attrs[name])
 			}
 		}
+		if k.managed != nil {
+			if err := k.managed.checkChange(rec, attrs); err != nil {
+				return err
+			}
+		}
 		for name, v := range attrs {
 			rec.Attrs[name] = v
 		}
@@ -501,6 +527,11 @@ func (s *Server) delete(k *kind, id string) error {
 				if d.Attrs[kinds[depKind].parentField] == id {
 					return &APIError{Status: http.StatusConflict, Code: "DependencyViolation", Message: fmt.Sprintf("%s %s still has %s %s; delete it first", k.name, id, depKind, d.ID)}
 				}
+			}
+		}
+		if k.managed != nil {
+			if err := deleteOwnedSecrets(tx, id); err != nil {
+				return err
 			}
 		}
 		return tx.Delete(k.name, id)

@@ -17,6 +17,7 @@ import (
 	"github.com/vela-infra/vela-infra/internal/mycloud"
 	"github.com/vela-infra/vela-infra/internal/mycloud/auth"
 	"github.com/vela-infra/vela-infra/internal/mycloud/client"
+	"github.com/vela-infra/vela-infra/internal/mycloud/rules"
 )
 
 const (
@@ -487,5 +488,249 @@ func TestSeedAndOutOfBandEdit(t *testing.T) {
 	}
 	if _, err := e.cli.Get(ctx, mycloud.KindVPC, "vpc-legacy01"); !client.IsNotFound(err) {
 		t.Fatalf("after reset: %v", err)
+	}
+}
+
+// TestManagedPasswords: a MySQL or Redis instance created with
+// manage_admin_password / manage_password gets a password the cloud
+// generates and keeps as a secret; the instance shows only the secret's id,
+// the value comes back only from GET /v1/secrets/<id>/value, and the secret
+// goes with its instance.
+func TestManagedPasswords(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	vpc := mustCreate(t, e, mycloud.KindVPC, map[string]any{"name": "main", "cidr": "10.0.0.0/16"})
+	subnet := mustCreate(t, e, mycloud.KindSubnet, map[string]any{"name": "app", "vpc_id": vpc.String("id"), "cidr": "10.0.1.0/24"})
+	cases := []struct {
+		kind, flag, password, secretID string
+	}{
+		{mycloud.KindMySQL, "manage_admin_password", "admin_password", "admin_password_secret_id"},
+		{mycloud.KindRedis, "manage_password", "password", "password_secret_id"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.kind, func(t *testing.T) {
+			obj := mustCreate(t, e, tc.kind, map[string]any{"name": "managed", "subnet_id": subnet.String("id"), tc.flag: true})
+			id, secretID := obj.String("id"), obj.String(tc.secretID)
+			if !obj.Bool(tc.flag) || !strings.HasPrefix(secretID, "secret-") {
+				t.Fatalf("%s = %v, %s = %q: want true and a secret id", tc.flag, obj[tc.flag], tc.secretID, secretID)
+			}
+			if _, ok := obj[tc.password]; ok {
+				t.Fatalf("the instance shows %s", tc.password)
+			}
+			value, err := e.cli.SecretValue(ctx, secretID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := rules.Password(value); err != nil {
+				t.Fatalf("the generated password breaks the password policy: %v", err)
+			}
+			other := mustCreate(t, e, tc.kind, map[string]any{"name": "managed-2", "subnet_id": subnet.String("id"), tc.flag: true})
+			if v2, _ := e.cli.SecretValue(ctx, other.String(tc.secretID)); v2 == value {
+				t.Fatal("two instances got the same password")
+			}
+
+			secret, err := e.cli.Get(ctx, mycloud.KindSecret, secretID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if secret.String("owner_id") != id || secret.String("owner_kind") != tc.kind || secret.String("owner_attribute") != tc.password {
+				t.Errorf("secret %v does not name its owner %s %s", secret, tc.kind, id)
+			}
+			owned, err := e.cli.List(ctx, mycloud.KindSecret, url.Values{"owner_id": {id}})
+			if err != nil || len(owned) != 1 || owned[0].String("id") != secretID {
+				t.Errorf("list secrets by owner_id: %v %v", owned, err)
+			}
+
+			// Not settable, not changeable, not deletable on their own.
+			_, err = e.cli.Update(ctx, tc.kind, id, map[string]any{tc.password: testPass})
+			apiErr(t, err, 400, tc.password)
+			_, err = e.cli.Update(ctx, tc.kind, id, map[string]any{tc.flag: false})
+			apiErr(t, err, 400, tc.flag)
+			_, err = e.cli.Update(ctx, tc.kind, id, map[string]any{tc.secretID: "secret-00000000"})
+			apiErr(t, err, 400, tc.secretID)
+			if _, err := e.cli.Update(ctx, tc.kind, id, map[string]any{tc.flag: true, "tags": map[string]string{"a": "b"}}); err != nil {
+				t.Errorf("an update that repeats the flag: %v", err)
+			}
+			for _, call := range []func() error{
+				func() error {
+					_, err := e.cli.Create(ctx, mycloud.KindSecret, map[string]any{"owner_id": id})
+					return err
+				},
+				func() error {
+					_, err := e.cli.Update(ctx, mycloud.KindSecret, secretID, map[string]any{"owner_id": "x"})
+					return err
+				},
+				func() error { return e.cli.Delete(ctx, mycloud.KindSecret, secretID) },
+			} {
+				apiErr(t, call(), 405, "")
+			}
+			if code, _ := e.admin(t, http.MethodPatch, "/admin/v1/resources/"+tc.kind+"/"+id, map[string]any{tc.flag: false}); code != 400 {
+				t.Errorf("out-of-band edit of %s: want 400, got %d", tc.flag, code)
+			}
+			if code, _ := e.admin(t, http.MethodPatch, "/admin/v1/resources/secrets/"+secretID, map[string]any{"owner_id": "x"}); code != 405 {
+				t.Errorf("out-of-band edit of a secret: want 405, got %d", code)
+			}
+
+			// The value is nowhere else: not in the gets and lists of any
+			// kind, the request log, the access log.
+			var seen strings.Builder
+			for _, kind := range mycloud.Kinds {
+				items, err := e.cli.List(ctx, kind, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				data, _ := json.Marshal(items)
+				seen.Write(data)
+			}
+			for _, get := range [][2]string{{tc.kind, id}, {mycloud.KindSecret, secretID}} {
+				obj, _ := e.cli.Get(ctx, get[0], get[1])
+				data, _ := json.Marshal(obj)
+				seen.Write(data)
+			}
+			_, log := e.admin(t, http.MethodGet, "/admin/v1/requests", nil)
+			data, _ := json.Marshal(log)
+			seen.Write(data)
+			seen.WriteString(e.logs.String())
+			if strings.Contains(seen.String(), value) {
+				t.Fatal("the password is in a get, a list or a log")
+			}
+
+			// Deleted with the instance.
+			if err := e.cli.Delete(ctx, tc.kind, id); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.cli.Get(ctx, mycloud.KindSecret, secretID); !client.IsNotFound(err) {
+				t.Errorf("the secret outlives its instance: %v", err)
+			}
+			if _, err := e.cli.SecretValue(ctx, secretID); !client.IsNotFound(err) {
+				t.Errorf("the value of a deleted secret: want 404, got %v", err)
+			}
+		})
+	}
+
+	t.Run("exactly one of the password and the flag", func(t *testing.T) {
+		for name, tc := range map[string]struct {
+			kind  string
+			attrs map[string]any
+			field string
+			// namesBoth: the message names the password and the flag.
+			namesBoth bool
+		}{
+			"mysql neither":          {mycloud.KindMySQL, map[string]any{}, "admin_password", true},
+			"mysql flag false":       {mycloud.KindMySQL, map[string]any{"manage_admin_password": false}, "admin_password", true},
+			"mysql both":             {mycloud.KindMySQL, map[string]any{"admin_password": testPass, "manage_admin_password": true}, "manage_admin_password", true},
+			"redis neither":          {mycloud.KindRedis, map[string]any{}, "password", true},
+			"redis both":             {mycloud.KindRedis, map[string]any{"password": testPass, "manage_password": true}, "manage_password", true},
+			"mysql flag not boolean": {mycloud.KindMySQL, map[string]any{"manage_admin_password": "yes"}, "manage_admin_password", false},
+		} {
+			t.Run(name, func(t *testing.T) {
+				attrs := map[string]any{"name": "db", "subnet_id": subnet.String("id")}
+				for k, v := range tc.attrs {
+					attrs[k] = v
+				}
+				_, err := e.cli.Create(ctx, tc.kind, attrs)
+				apiErr(t, err, 400, tc.field)
+				if strings.Contains(err.Error(), testPass) {
+					t.Fatalf("the error echoes the password: %v", err)
+				}
+				password, flag := "admin_password", "manage_admin_password"
+				if tc.kind == mycloud.KindRedis {
+					password, flag = "password", "manage_password"
+				}
+				if tc.namesBoth && (!strings.Contains(err.Error(), password+" ") || !strings.Contains(err.Error(), flag)) {
+					t.Errorf("error %q does not name both %s and %s", err, password, flag)
+				}
+			})
+		}
+	})
+
+	t.Run("unknown secret and unsigned requests", func(t *testing.T) {
+		if _, err := e.cli.SecretValue(ctx, "secret-00000000"); !client.IsNotFound(err) {
+			t.Errorf("unknown secret: want 404, got %v", err)
+		}
+		obj := mustCreate(t, e, mycloud.KindRedis, map[string]any{"name": "signed", "subnet_id": subnet.String("id"), "manage_password": true})
+		for name, cli := range map[string]*client.Client{
+			"wrong secret key": client.New(e.url, testKey, "not-the-secret"),
+			"unknown key":      client.New(e.url, "AKNOPE", testSecret),
+		} {
+			if _, err := cli.SecretValue(ctx, obj.String("password_secret_id")); err == nil {
+				t.Errorf("%s: the value was returned", name)
+			}
+		}
+		resp, err := http.Get(e.url + "/v1/secrets/" + obj.String("password_secret_id") + "/value")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 401 {
+			t.Errorf("unsigned request for a value: want 401, got %d", resp.StatusCode)
+		}
+	})
+
+	t.Run("seeded managed instance and reset", func(t *testing.T) {
+		code, out := e.admin(t, http.MethodPost, "/admin/v1/seed", map[string]any{
+			"mysql-instances": []map[string]any{{"id": "mysql-legacy01", "name": "legacy-db", "subnet_id": subnet.String("id"), "manage_admin_password": true}},
+		})
+		if code != 201 {
+			t.Fatalf("seed: %d %v", code, out)
+		}
+		db, err := e.cli.Get(ctx, mycloud.KindMySQL, "mysql-legacy01")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.cli.SecretValue(ctx, db.String("admin_password_secret_id")); err != nil {
+			t.Fatalf("the seeded instance's secret: %v", err)
+		}
+		if code, _ := e.admin(t, http.MethodPost, "/admin/v1/seed", map[string]any{"secrets": []map[string]any{{"owner_id": "x"}}}); code != 400 {
+			t.Errorf("seeding a secret: want 400, got %d", code)
+		}
+		e.admin(t, http.MethodPost, "/admin/v1/reset", nil)
+		if items, err := e.cli.List(ctx, mycloud.KindSecret, nil); err != nil || len(items) != 0 {
+			t.Errorf("after reset: %d secrets (%v)", len(items), err)
+		}
+	})
+}
+
+// TestManagedPasswordSurvivesRestart: the secret is in the store, like
+// every resource.
+func TestManagedPasswordSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	creds := mycloud.Config{Credentials: map[string]string{testKey: testSecret}}
+	store, err := mycloud.OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(mycloud.NewServer(store, creds))
+	cli := client.New(hs.URL, testKey, testSecret)
+	ctx := context.Background()
+	vpc, err := cli.Create(ctx, mycloud.KindVPC, map[string]any{"name": "kept", "cidr": "10.0.0.0/16"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subnet, err := cli.Create(ctx, mycloud.KindSubnet, map[string]any{"name": "kept", "vpc_id": vpc.String("id"), "cidr": "10.0.1.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := cli.Create(ctx, mycloud.KindMySQL, map[string]any{"name": "kept", "subnet_id": subnet.String("id"), "manage_admin_password": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := cli.SecretValue(ctx, db.String("admin_password_secret_id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs.Close()
+	store.Close()
+
+	store, err = mycloud.OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	hs = httptest.NewServer(mycloud.NewServer(store, creds))
+	defer hs.Close()
+	after, err := client.New(hs.URL, testKey, testSecret).SecretValue(ctx, db.String("admin_password_secret_id"))
+	if err != nil || after != before {
+		t.Fatalf("after restart the value differs or is gone (%v)", err)
 	}
 }

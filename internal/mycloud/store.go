@@ -27,6 +27,10 @@ type Record struct {
 	CreatedAt time.Time         `json:"created_at"`
 	UpdatedAt time.Time         `json:"updated_at"`
 	ReadyAt   time.Time         `json:"ready_at"`
+	// SecretValue is the value of a secret the cloud keeps (kind secrets),
+	// in the clear: the one thing the cloud must hand back. Only GET
+	// /v1/secrets/<id>/value returns it; View never does.
+	SecretValue string `json:"secret_value,omitempty"`
 }
 
 // Status is creating until the record's creation delay has passed.
@@ -38,7 +42,7 @@ func (r *Record) Status(now time.Time) string {
 }
 
 // View is the record as the API returns it: attributes, id, status and
-// timestamps; never a write-only attribute.
+// timestamps; never a write-only attribute or a secret's value.
 func (r *Record) View(now time.Time) map[string]any {
 	out := make(map[string]any, len(r.Attrs)+4)
 	for k, v := range r.Attrs {
@@ -169,6 +173,11 @@ func decodeRecord(data []byte) (*Record, error) {
 		return nil, fmt.Errorf("corrupt record: %w", err)
 	}
 	k := kinds[r.Kind]
+	if m := k.managed; m != nil {
+		if _, ok := r.Attrs[m.flag]; !ok {
+			r.Attrs[m.flag] = false // stored before the cloud managed passwords
+		}
+	}
 	for name, v := range r.Attrs {
 		f, ok := k.fieldOf(name)
 		typ := f.typ

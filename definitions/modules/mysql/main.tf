@@ -60,12 +60,21 @@ variable "storage_gib" {
 }
 
 # No validation block here: Terraform 1.5 prints the rejected value of a
-# sensitive variable in the validation error. The provider checks the password
-# policy and names the attribute without echoing the value.
+# sensitive variable in the validation error, and a validation block sees one
+# variable only. The provider checks the password policy and that exactly one
+# of admin_password and manage_admin_password is set, naming the attributes
+# without echoing the value.
 variable "admin_password" {
   type        = string
-  description = "Administrator password: 12-128 characters with an upper-case letter, a lower-case letter and a digit."
+  description = "Administrator password: 12-128 characters with an upper-case letter, a lower-case letter and a digit. Required unless manage_admin_password is true, and then not allowed."
+  default     = null
   sensitive   = true
+}
+
+variable "manage_admin_password" {
+  type        = bool
+  description = "true: mycloud generates the administrator password and keeps it as a secret (output admin_password_secret_id), so no password is in the Application or the Configuration. Changing it replaces the instance."
+  default     = false
 }
 
 variable "tags" {
@@ -75,13 +84,14 @@ variable "tags" {
 }
 
 resource "mycloud_mysql" "this" {
-  name           = var.name
-  subnet_id      = var.subnet_id
-  engine_version = var.engine_version
-  instance_class = var.instance_class
-  storage_gib    = var.storage_gib
-  admin_password = var.admin_password
-  tags           = var.tags
+  name                  = var.name
+  subnet_id             = var.subnet_id
+  engine_version        = var.engine_version
+  instance_class        = var.instance_class
+  storage_gib           = var.storage_gib
+  admin_password        = var.admin_password
+  manage_admin_password = var.manage_admin_password
+  tags                  = var.tags
 }
 
 output "id" {
@@ -104,8 +114,15 @@ output "admin_user" {
   value       = mycloud_mysql.this.admin_user
 }
 
+# Null, so absent from the outputs, with manage_admin_password: the
+# Configuration's status and connection Secret get no password then.
 output "admin_password" {
-  description = "Administrator password."
+  description = "Administrator password, when admin_password is set."
   value       = mycloud_mysql.this.admin_password
   sensitive   = true
+}
+
+output "admin_password_secret_id" {
+  description = "With manage_admin_password, the id of the mycloud secret that holds the administrator password (read it with mycloud secret-value <id>)."
+  value       = mycloud_mysql.this.admin_password_secret_id
 }

@@ -50,12 +50,21 @@ variable "memory_mib" {
 }
 
 # No validation block here: Terraform 1.5 prints the rejected value of a
-# sensitive variable in the validation error. The provider checks the password
-# policy and names the attribute without echoing the value.
+# sensitive variable in the validation error, and a validation block sees one
+# variable only. The provider checks the password policy and that exactly one
+# of password and manage_password is set, naming the attributes
+# without echoing the value.
 variable "password" {
   type        = string
-  description = "Access password: 12-128 characters with an upper-case letter, a lower-case letter and a digit."
+  description = "Access password: 12-128 characters with an upper-case letter, a lower-case letter and a digit. Required unless manage_password is true, and then not allowed."
+  default     = null
   sensitive   = true
+}
+
+variable "manage_password" {
+  type        = bool
+  description = "true: mycloud generates the access password and keeps it as a secret (output password_secret_id), so no password is in the Application or the Configuration. Changing it replaces the instance."
+  default     = false
 }
 
 variable "tags" {
@@ -65,12 +74,13 @@ variable "tags" {
 }
 
 resource "mycloud_redis" "this" {
-  name       = var.name
-  subnet_id  = var.subnet_id
-  version    = var.redis_version
-  memory_mib = var.memory_mib
-  password   = var.password
-  tags       = var.tags
+  name            = var.name
+  subnet_id       = var.subnet_id
+  version         = var.redis_version
+  memory_mib      = var.memory_mib
+  password        = var.password
+  manage_password = var.manage_password
+  tags            = var.tags
 }
 
 output "id" {
@@ -88,8 +98,15 @@ output "port" {
   value       = mycloud_redis.this.port
 }
 
+# Null, so absent from the outputs, with manage_password: the
+# Configuration's status and connection Secret get no password then.
 output "password" {
-  description = "Access password."
+  description = "Access password, when password is set."
   value       = mycloud_redis.this.password
   sensitive   = true
+}
+
+output "password_secret_id" {
+  description = "With manage_password, the id of the mycloud secret that holds the access password (read it with mycloud secret-value <id>)."
+  value       = mycloud_redis.this.password_secret_id
 }

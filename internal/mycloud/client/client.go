@@ -1,5 +1,6 @@
-// Package client is the Go client of the mycloud API used by the Terraform
-// provider: signed requests, retries with capped backoff on 429 (honouring
+// Package client is the Go client of the mycloud API, used by the Terraform
+// provider and by applications that read a password the cloud keeps
+// (SecretValue): signed requests, retries with capped backoff on 429 (honouring
 // Retry-After) and 5xx, and waiting for asynchronous creation, all stopping
 // at once when the context is cancelled.
 package client
@@ -119,6 +120,24 @@ func (c *Client) List(ctx context.Context, kind string, filters url.Values) ([]O
 	}
 	err := c.do(ctx, http.MethodGet, "/v1/"+kind, filters, nil, &out)
 	return out.Items, err
+}
+
+// SecretValue returns the value of a secret the cloud keeps: the password
+// of a MySQL instance created with manage_admin_password (its
+// admin_password_secret_id) or of a Redis instance created with
+// manage_password (its password_secret_id). The caller must keep it out of
+// logs, errors and Terraform state; no error of this method contains it.
+func (c *Client) SecretValue(ctx context.Context, id string) (string, error) {
+	var out struct {
+		Value *string `json:"value"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/v1/secrets/"+url.PathEscape(id)+"/value", nil, nil, &out); err != nil {
+		return "", err
+	}
+	if out.Value == nil {
+		return "", fmt.Errorf("GET /v1/secrets/%s/value: the answer has no value", id)
+	}
+	return *out.Value, nil
 }
 
 // WaitAvailable polls a resource with backoff until its status is available.

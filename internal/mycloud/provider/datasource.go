@@ -51,6 +51,11 @@ func (d *lookupDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 		case kindBool:
 			attrs[a.name] = schema.BoolAttribute{Computed: true, Description: desc}
 		default:
+			if a.writeOnly {
+				// The cloud never returns it: always null, never a filter.
+				attrs[a.name] = schema.StringAttribute{Computed: true, Sensitive: true, Description: "Never returned by the cloud: null."}
+				continue
+			}
 			attrs[a.name] = schema.StringAttribute{Optional: true, Computed: true, Description: desc + " Filters the lookup when set."}
 		}
 	}
@@ -71,7 +76,7 @@ func (d *lookupDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 		resp.Diagnostics.Append(diags...)
 	}
 	for _, a := range d.spec.attrs {
-		if a.kind != kindString && a.kind != kindTags {
+		if a.kind != kindString && a.kind != kindTags || a.writeOnly {
 			continue
 		}
 		v, diags := readValue(ctx, req.Config, a.name, a.kind)

@@ -103,8 +103,11 @@ func (p *mycloudProvider) Resources(_ context.Context) []func() resource.Resourc
 }
 
 func (p *mycloudProvider) DataSources(_ context.Context) []func() datasource.DataSource {
-	return []func() datasource.DataSource{
-		func() datasource.DataSource { return &lookupDataSource{spec: vpcSpec} },
-		func() datasource.DataSource { return &lookupDataSource{spec: subnetSpec} },
+	// One per resource type: shared infrastructure is referenced, by id,
+	// name or tags, by applications that do not own it.
+	var sources []func() datasource.DataSource
+	for _, spec := range resourceSpecs {
+		sources = append(sources, func() datasource.DataSource { return &lookupDataSource{spec: spec} })
 	}
+	return sources
 }

@@ -1,6 +1,8 @@
 package provider_test
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,9 +15,12 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
+	"github.com/vela-infra/vela-infra/internal/mycloud/client"
 	"github.com/vela-infra/vela-infra/internal/mycloud/provider"
 	"github.com/vela-infra/vela-infra/internal/testground/mycloudtest"
 	"github.com/vela-infra/vela-infra/internal/testground/testenv"
@@ -256,8 +261,14 @@ func TestAccBadInput(t *testing.T) {
 		"mysql password":  {`resource "mycloud_mysql" "x" { name = "x1", subnet_id = "subnet-a", admin_password = "weak" }`, `admin_password[\s\S]*12-128`},
 		"mysql engine":    {`resource "mycloud_mysql" "x" { name = "x1", subnet_id = "subnet-a", admin_password = "Aa1aaaaaaaaaaa", engine_version = "9" }`, `engine_version`},
 		"redis memory":    {`resource "mycloud_redis" "x" { name = "x1", subnet_id = "subnet-a", password = "Aa1aaaaaaaaaaa", memory_mib = 300 }`, `memory_mib[\s\S]*multiple of 256`},
-		"bucket acl":      {`resource "mycloud_bucket" "x" { name = "abc", acl = "world" }`, `acl`},
-		"bucket name":     {`resource "mycloud_bucket" "x" { name = "-bad" }`, `name`},
+		// Exactly one of the password and the manage flag, at plan time.
+		"mysql neither password nor manage":   {`resource "mycloud_mysql" "x" { name = "x1", subnet_id = "subnet-a" }`, `Missing admin_password or manage_admin_password[\s\S]*exactly\s+one\s+of\s+admin_password\s+and\s+manage_admin_password`},
+		"mysql manage false without password": {`resource "mycloud_mysql" "x" { name = "x1", subnet_id = "subnet-a", manage_admin_password = false }`, `Missing admin_password or manage_admin_password`},
+		"mysql password and manage":           {`resource "mycloud_mysql" "x" { name = "x1", subnet_id = "subnet-a", admin_password = "Aa1aaaaaaaaaaa", manage_admin_password = true }`, `Conflicting admin_password and manage_admin_password[\s\S]*set\s+exactly\s+one`},
+		"redis neither password nor manage":   {`resource "mycloud_redis" "x" { name = "x1", subnet_id = "subnet-a" }`, `Missing password or manage_password`},
+		"redis password and manage":           {`resource "mycloud_redis" "x" { name = "x1", subnet_id = "subnet-a", password = "Aa1aaaaaaaaaaa", manage_password = true }`, `Conflicting password and manage_password`},
+		"bucket acl":                          {`resource "mycloud_bucket" "x" { name = "abc", acl = "world" }`, `acl`},
+		"bucket name":                         {`resource "mycloud_bucket" "x" { name = "-bad" }`, `name`},
 	}
 	var steps []resource.TestStep
 	for _, tc := range cases {
@@ -305,4 +316,158 @@ func TestAccProviderConfigMissing(t *testing.T) {
 			ExpectError: regexp.MustCompile(`Missing mycloud endpoint[\s\S]*MYCLOUD_ENDPOINT`),
 		}},
 	})
+}
+
+// managedConfig is a subnet with a MySQL and a Redis instance; the MySQL
+// instance's password is managed by the cloud unless adminPassword is set,
+// the Redis instance's always is.
+func managedConfig(c *mycloudtest.Cloud, adminPassword string) string {
+	db := "  manage_admin_password = true"
+	if adminPassword != "" {
+		db = fmt.Sprintf("  admin_password = %q", adminPassword)
+	}
+	return c.ProviderBlock() + `
+resource "mycloud_vpc" "main" {
+  name = "main"
+  cidr = "10.0.0.0/16"
+}
+resource "mycloud_subnet" "app" {
+  name   = "app"
+  vpc_id = mycloud_vpc.main.id
+  cidr   = "10.0.1.0/24"
+}
+resource "mycloud_mysql" "db" {
+  name      = "orders"
+  subnet_id = mycloud_subnet.app.id
+` + db + `
+}
+resource "mycloud_redis" "cache" {
+  name            = "cache"
+  subnet_id       = mycloud_subnet.app.id
+  manage_password = true
+}
+`
+}
+
+// noManagedPasswordIn checks that no password the cloud keeps is in the
+// Terraform state: the state holds the secrets' ids, never their values.
+func noManagedPasswordIn(cloud *mycloudtest.Cloud, resources ...string) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		cli := client.New(cloud.URL, mycloudtest.AccessKey, mycloudtest.SecretKey)
+		state, err := json.Marshal(s)
+		if err != nil {
+			return err
+		}
+		for _, name := range resources {
+			attrs := s.RootModule().Resources[name].Primary.Attributes
+			for _, attr := range []string{"admin_password_secret_id", "password_secret_id"} {
+				id := attrs[attr]
+				if id == "" {
+					continue
+				}
+				value, err := cli.SecretValue(context.Background(), id)
+				if err != nil {
+					return fmt.Errorf("%s.%s = %s: %w", name, attr, id, err)
+				}
+				if strings.Contains(string(state), value) {
+					return fmt.Errorf("the password of %s (secret %s) is in the Terraform state", name, id)
+				}
+			}
+		}
+		return nil
+	}
+}
+
+// TestAccManagedPasswords: with manage_admin_password / manage_password the
+// cloud generates the password; the state holds the secret's id and no
+// password, import fills the id, and turning management off replaces the
+// instance (the cloud decides it at creation), deleting the old secret.
+func TestAccManagedPasswords(t *testing.T) {
+	t.Parallel()
+	cloud := mycloudtest.Start(t, mycloudtest.Options{CreateDelay: 200 * time.Millisecond})
+	var oldSecret string
+	resource.Test(t, testCase(
+		resource.TestStep{
+			Config: managedConfig(cloud, ""),
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				plancheck.ExpectUnknownValue("mycloud_mysql.db", tfjsonpath.New("admin_password_secret_id")),
+				plancheck.ExpectKnownValue("mycloud_mysql.db", tfjsonpath.New("admin_password"), knownvalue.Null()),
+			}},
+			Check: resource.ComposeAggregateTestCheckFunc(
+				resource.TestCheckResourceAttr("mycloud_mysql.db", "manage_admin_password", "true"),
+				resource.TestMatchResourceAttr("mycloud_mysql.db", "admin_password_secret_id", regexp.MustCompile(`^secret-[0-9a-f]+$`)),
+				resource.TestCheckNoResourceAttr("mycloud_mysql.db", "admin_password"),
+				resource.TestCheckResourceAttr("mycloud_redis.cache", "manage_password", "true"),
+				resource.TestMatchResourceAttr("mycloud_redis.cache", "password_secret_id", regexp.MustCompile(`^secret-[0-9a-f]+$`)),
+				resource.TestCheckNoResourceAttr("mycloud_redis.cache", "password"),
+				noManagedPasswordIn(cloud, "mycloud_mysql.db", "mycloud_redis.cache"),
+				func(s *terraform.State) error {
+					oldSecret = s.RootModule().Resources["mycloud_mysql.db"].Primary.Attributes["admin_password_secret_id"]
+					return nil
+				},
+			),
+		},
+		// terraform import fills the flag and the secret id from the cloud,
+		// exactly as create recorded them, with nothing to ignore.
+		importStep("mycloud_mysql.db"),
+		importStep("mycloud_redis.cache"),
+		// Management off: a new instance with the given password.
+		resource.TestStep{
+			Config: managedConfig(cloud, password),
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				plancheck.ExpectResourceAction("mycloud_mysql.db", plancheck.ResourceActionDestroyBeforeCreate),
+				plancheck.ExpectKnownValue("mycloud_mysql.db", tfjsonpath.New("admin_password_secret_id"), knownvalue.Null()),
+				plancheck.ExpectResourceAction("mycloud_redis.cache", plancheck.ResourceActionNoop),
+			}},
+			Check: resource.ComposeAggregateTestCheckFunc(
+				resource.TestCheckResourceAttr("mycloud_mysql.db", "manage_admin_password", "false"),
+				resource.TestCheckNoResourceAttr("mycloud_mysql.db", "admin_password_secret_id"),
+				func(*terraform.State) error {
+					_, err := client.New(cloud.URL, mycloudtest.AccessKey, mycloudtest.SecretKey).SecretValue(context.Background(), oldSecret)
+					if !client.IsNotFound(err) {
+						return fmt.Errorf("the replaced instance's secret %s: want 404, got %v", oldSecret, err)
+					}
+					return nil
+				},
+			),
+		},
+	))
+}
+
+// TestAccImportBlockOfAManagedInstance: an instance made outside Terraform
+// with a managed password is adopted by an import block with no change, its
+// secret id read from the cloud.
+func TestAccImportBlockOfAManagedInstance(t *testing.T) {
+	t.Parallel()
+	cloud := mycloudtest.Start(t, mycloudtest.Options{})
+	var seeded map[string][]map[string]any
+	cloud.MustAdmin(http.MethodPost, "seed", map[string]any{
+		"vpcs":            []map[string]any{{"id": "vpc-legacy01", "name": "legacy", "cidr": "10.20.0.0/16"}},
+		"subnets":         []map[string]any{{"id": "subnet-legacy01", "name": "legacy", "vpc_id": "vpc-legacy01", "cidr": "10.20.1.0/24"}},
+		"mysql-instances": []map[string]any{{"id": "mysql-legacy01", "name": "legacy-db", "subnet_id": "subnet-legacy01", "manage_admin_password": true}},
+	}, &seeded)
+	secretID, _ := seeded["mysql-instances"][0]["admin_password_secret_id"].(string)
+	if !strings.HasPrefix(secretID, "secret-") {
+		t.Fatalf("the seeded instance has no secret: %v", seeded["mysql-instances"])
+	}
+	config := cloud.ProviderBlock() + `
+resource "mycloud_mysql" "legacy" {
+  name                  = "legacy-db"
+  subnet_id             = "subnet-legacy01"
+  manage_admin_password = true
+}
+`
+	resource.Test(t, testCase(
+		resource.TestStep{
+			Config: config, ResourceName: "mycloud_mysql.legacy", ImportState: true,
+			ImportStateKind: resource.ImportBlockWithID, ImportStateId: "mysql-legacy01",
+			ImportPlanChecks: resource.ImportPlanChecks{PreApply: []plancheck.PlanCheck{
+				plancheck.ExpectKnownValue("mycloud_mysql.legacy", tfjsonpath.New("admin_password_secret_id"), knownvalue.StringExact(secretID)),
+				plancheck.ExpectKnownValue("mycloud_mysql.legacy", tfjsonpath.New("admin_password"), knownvalue.Null()),
+			}},
+		},
+	))
+	if n := cloud.CountRequests(http.MethodPost, "/v1/mysql-instances") + cloud.CountRequests(http.MethodDelete, "/v1/mysql-instances"); n != 0 {
+		t.Fatalf("importing an existing instance created or deleted %d instances", n)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapdefault"
@@ -35,8 +36,9 @@ type genericResource struct {
 }
 
 var (
-	_ resource.ResourceWithConfigure   = (*genericResource)(nil)
-	_ resource.ResourceWithImportState = (*genericResource)(nil)
+	_ resource.ResourceWithConfigure      = (*genericResource)(nil)
+	_ resource.ResourceWithImportState    = (*genericResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*genericResource)(nil)
 )
 
 func (r *genericResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -66,10 +68,14 @@ func (r *genericResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 		attrs[a.name] = resourceAttribute(a)
 	}
 	for _, c := range r.spec.computed {
-		if c.kind == kindInt {
+		switch {
+		case c.kind == kindInt:
 			attrs[c.name] = schema.Int64Attribute{Computed: true, Description: c.description,
 				PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()}}
-		} else {
+		case r.spec.managed != nil && c.name == r.spec.managed.secretID:
+			attrs[c.name] = schema.StringAttribute{Computed: true, Description: c.description,
+				PlanModifiers: []planmodifier.String{secretIDPlan{flag: r.spec.managed.flag}}}
+		default:
 			attrs[c.name] = schema.StringAttribute{Computed: true, Description: c.description,
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}}
 		}
@@ -100,6 +106,9 @@ func resourceAttribute(a attrSpec) schema.Attribute {
 		s := schema.BoolAttribute{Required: a.required, Optional: optional, Computed: computed, Description: a.description}
 		if a.def != nil {
 			s.Default = booldefault.StaticBool(a.def.(bool))
+		}
+		if a.immutable {
+			s.PlanModifiers = append(s.PlanModifiers, boolplanmodifier.RequiresReplace())
 		}
 		return s
 	case kindTags:
@@ -195,9 +204,13 @@ func (r *genericResource) writeObject(ctx context.Context, state *tfsdk.State, o
 		}
 	}
 	for _, c := range r.spec.computed {
-		if c.kind == kindInt {
+		_, returned := obj[c.name]
+		switch {
+		case c.kind == kindInt:
 			diags.Append(state.SetAttribute(ctx, path.Root(c.name), obj.Int(c.name))...)
-		} else {
+		case !returned: // a secret id of an instance whose password was given
+			diags.Append(state.SetAttribute(ctx, path.Root(c.name), types.StringNull())...)
+		default:
 			diags.Append(state.SetAttribute(ctx, path.Root(c.name), obj.String(c.name))...)
 		}
 	}
@@ -322,6 +335,58 @@ func (r *genericResource) ImportState(ctx context.Context, req resource.ImportSt
 		return
 	}
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+}
+
+// ValidateConfig holds a database to exactly one of its password and its
+// manage flag, at plan time, naming both attributes and never the value.
+// Unknown values (a variable not known yet) are left to a later check.
+func (r *genericResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	m := r.spec.managed
+	if m == nil {
+		return
+	}
+	var (
+		password types.String
+		managed  types.Bool
+	)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root(m.password), &password)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root(m.flag), &managed)...)
+	if resp.Diagnostics.HasError() || password.IsUnknown() || managed.IsUnknown() {
+		return
+	}
+	switch given := !password.IsNull(); {
+	case given && managed.ValueBool():
+		resp.Diagnostics.AddAttributeError(path.Root(m.flag), "Conflicting "+m.password+" and "+m.flag,
+			fmt.Sprintf("mycloud_%s sets both %s and %s = true: set exactly one of them. With %s = true the cloud generates the password and keeps it as a secret (%s), so remove %s.",
+				r.spec.typeName, m.password, m.flag, m.flag, m.secretID, m.password))
+	case !given && !managed.ValueBool():
+		resp.Diagnostics.AddAttributeError(path.Root(m.password), "Missing "+m.password+" or "+m.flag,
+			fmt.Sprintf("mycloud_%s needs exactly one of %s and %s = true: set %s, or set %s = true to let the cloud generate the password and keep it as a secret (%s).",
+				r.spec.typeName, m.password, m.flag, m.password, m.flag, m.secretID))
+	}
+}
+
+// secretIDPlan plans the id of a managed password's secret so the plan says
+// what apply will do: null when the cloud does not manage the password,
+// the id in state while the instance stays, unknown when a new instance
+// gets a new secret (Terraform plans a replacement as a create, with no
+// prior state).
+type secretIDPlan struct{ flag string }
+
+func (m secretIDPlan) Description(context.Context) string {
+	return "null unless " + m.flag + " is true; kept from state while the instance stays"
+}
+func (m secretIDPlan) MarkdownDescription(ctx context.Context) string { return m.Description(ctx) }
+func (m secretIDPlan) PlanModifyString(ctx context.Context, req planmodifier.StringRequest, resp *planmodifier.StringResponse) {
+	var managed types.Bool
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root(m.flag), &managed)...)
+	switch {
+	case resp.Diagnostics.HasError() || managed.IsUnknown():
+	case !managed.ValueBool():
+		resp.PlanValue = types.StringNull()
+	case !req.State.Raw.IsNull() && !req.StateValue.IsNull() && !req.StateValue.IsUnknown():
+		resp.PlanValue = req.StateValue
+	}
 }
 
 // addAPIError reports err, on the attribute the API named when it named one.

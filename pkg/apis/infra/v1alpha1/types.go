@@ -278,6 +278,28 @@ type InfraApprovalStatus struct {
 	ApprovedBy string `json:"approvedBy,omitempty"`
 	// +optional
 	ApprovedAt *metav1.Time `json:"approvedAt,omitempty"`
+	// Consumers are the other Configurations, in any namespace, that use a
+	// resource the shown plan changes (its id is in their variables or
+	// HCL): shared infrastructure and who depends on it, for the review.
+	// +optional
+	Consumers []Consumer `json:"consumers,omitempty"`
+}
+
+// Consumer is a Configuration that uses a resource a plan changes.
+type Consumer struct {
+	Namespace     string `json:"namespace"`
+	Configuration string `json:"configuration"`
+	// Application and Component are the KubeVela application and component
+	// that render the Configuration, when it has their labels.
+	// +optional
+	Application string `json:"application,omitempty"`
+	// +optional
+	Component string `json:"component,omitempty"`
+	// Breaks is true when a resource it uses is replaced or destroyed: the
+	// id it refers to goes away, which fails or replaces on its side.
+	Breaks bool `json:"breaks"`
+	// Impacts say, one sentence each, what the plan changes for it.
+	Impacts []string `json:"impacts"`
 }
 
 // +kubebuilder:object:root=true

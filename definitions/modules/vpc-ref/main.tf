@@ -1,0 +1,42 @@
+# A mycloud VPC that another application owns, used by id: this module
+# only reads it (a data source), so applying it creates nothing and deleting
+# its Configuration destroys nothing. Its outputs give the consumer the
+# owner's ids and endpoints. Provider settings come from MYCLOUD_ENDPOINT,
+# MYCLOUD_ACCESS_KEY and MYCLOUD_SECRET_KEY.
+terraform {
+  required_version = ">= 1.5"
+  required_providers {
+    mycloud = {
+      source  = "vela-infra/mycloud"
+      version = ">= 0.1.0"
+    }
+  }
+}
+
+variable "id" {
+  type        = string
+  description = "Id of the VPC to use (vpc-...), as its owner's outputs or vela status give it."
+  validation {
+    condition     = can(regex("^vpc-[a-z0-9]+$", var.id))
+    error_message = "The id must be a VPC id such as vpc-1a2b3c4d."
+  }
+}
+
+data "mycloud_vpc" "this" {
+  id = var.id
+}
+
+output "id" {
+  description = "Id of the VPC."
+  value       = data.mycloud_vpc.this.id
+}
+
+output "name" {
+  description = "Name of the VPC."
+  value       = data.mycloud_vpc.this.name
+}
+
+output "cidr" {
+  description = "CIDR block of the VPC."
+  value       = data.mycloud_vpc.this.cidr
+}
