@@ -92,7 +92,19 @@ func TestEveryModuleAppliesAndDestroys(t *testing.T) {
 		if !strings.Contains(plan, "No changes") {
 			t.Fatalf("%s: second plan is not empty:\n%s", module, plan)
 		}
+		if module != "bucket" {
+			// Its reference module reads it by id and gives its outputs.
+			if ro := useByRef(t, cloud, module, o["id"]); ro["endpoint"] != o["endpoint"] || ro["port"] != o["port"] {
+				t.Fatalf("%s-ref outputs %v, want the endpoint and port of %v", module, ro, o)
+			}
+		}
 		w.MustRun(append([]string{"destroy", "-input=false", "-auto-approve"}, vars...)...)
+	}
+	if ro := useByRef(t, cloud, "vpc", vpcID); ro["cidr"] != "10.0.0.0/16" {
+		t.Fatalf("vpc-ref outputs %v", ro)
+	}
+	if ro := useByRef(t, cloud, "subnet", subnetID); ro["vpc_id"] != vpcID || ro["zone"] != "zone-a" {
+		t.Fatalf("subnet-ref outputs %v", ro)
 	}
 	subnet.MustRun("destroy", "-input=false", "-auto-approve", "-var", "name=app", "-var", "vpc_id="+vpcID, "-var", "cidr=10.0.1.0/24")
 	vpc.MustRun("destroy", "-input=false", "-auto-approve", "-var", "name=main", "-var", "cidr=10.0.0.0/16")
@@ -101,6 +113,22 @@ func TestEveryModuleAppliesAndDestroys(t *testing.T) {
 			t.Errorf("%s: want 1 delete, got %d", kind, n)
 		}
 	}
+}
+
+// useByRef applies the module <module>-ref for id, returns its outputs and
+// destroys it: a reference creates and deletes nothing (the caller counts
+// the cloud's writes).
+func useByRef(t *testing.T, cloud *mycloudtest.Cloud, module, id string) map[string]string {
+	t.Helper()
+	w := workspace(t, cloud, module+"-ref", nil)
+	w.MustRun("init", "-input=false")
+	w.MustRun("apply", "-input=false", "-auto-approve", "-var", "id="+id)
+	o := outputs(t, w)
+	if o["id"] != id {
+		t.Fatalf("%s-ref: output id %q, want %q", module, o["id"], id)
+	}
+	w.MustRun("destroy", "-input=false", "-auto-approve", "-var", "id="+id)
+	return o
 }
 
 func TestModuleVariableValidation(t *testing.T) {

@@ -60,6 +60,10 @@ func (d *lookupDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 		}
 	}
 	for _, c := range d.spec.computed {
+		if c.kind == kindInt {
+			attrs[c.name] = schema.Int64Attribute{Computed: true, Description: c.description}
+			continue
+		}
 		attrs[c.name] = schema.StringAttribute{Computed: true, Description: c.description}
 	}
 	resp.Schema = schema.Schema{

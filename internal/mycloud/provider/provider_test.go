@@ -100,6 +100,12 @@ data "mycloud_subnet" "by_name" {
   vpc_id     = mycloud_vpc.main.id
   depends_on = [mycloud_subnet.app]
 }
+data "mycloud_redis" "by_id" {
+  id = mycloud_redis.cache.id
+}
+data "mycloud_mysql" "by_id" {
+  id = mycloud_mysql.db.id
+}
 `, password, storage, password, memory, acl)
 }
 
@@ -120,6 +126,11 @@ func TestAccAllResourcesCRUDAndImport(t *testing.T) {
 				resource.TestCheckResourceAttr("mycloud_bucket.assets", "versioning", "false"),
 				resource.TestCheckResourceAttrPair("data.mycloud_vpc.by_tag", "id", "mycloud_vpc.main", "id"),
 				resource.TestCheckResourceAttrPair("data.mycloud_subnet.by_name", "cidr", "mycloud_subnet.app", "cidr"),
+				// The reference components' data sources: endpoints, never
+				// a password.
+				resource.TestCheckResourceAttrPair("data.mycloud_redis.by_id", "endpoint", "mycloud_redis.cache", "endpoint"),
+				resource.TestCheckResourceAttrPair("data.mycloud_mysql.by_id", "port", "mycloud_mysql.db", "port"),
+				resource.TestCheckNoResourceAttr("data.mycloud_redis.by_id", "password"),
 			),
 		},
 		resource.TestStep{
