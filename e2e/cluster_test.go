@@ -522,7 +522,7 @@ metadata:
   namespace: `+ns+`
 spec:
   components:
-    - name: cache
+    - name: `+app+`-cache
       type: mycloud-redis-ref
       properties:
         id: `+redisID+`
@@ -535,10 +535,13 @@ spec:
 	}
 	consumer("team-a", "checkout")
 	consumer("team-b", "search")
-	for _, ns := range []string{"team-a", "team-b"} {
+	// Names unique across namespaces: with terraform-controller's state in
+	// one backend namespace, a Configuration named like another namespace's
+	// would share its state (the step-runner refuses such a target).
+	for ns, cfg := range map[string]string{"team-a": "checkout-cache", "team-b": "search-cache"} {
 		deadline := time.Now().Add(4 * time.Minute)
 		for {
-			out, _ := c.Kubectl(ctx, "-n", ns, "get", "configuration", "cache", "-o", "jsonpath={.status.apply.state} {.status.apply.outputs.endpoint.value}")
+			out, _ := c.Kubectl(ctx, "-n", ns, "get", "configuration", cfg, "-o", "jsonpath={.status.apply.state} {.status.apply.outputs.endpoint.value}")
 			if strings.HasPrefix(out, "Available ") && len(out) > len("Available ") {
 				break
 			}
@@ -549,7 +552,7 @@ spec:
 		}
 	}
 	// Kept while used, and vela status of the owner says by whom.
-	kept := statusUntil(ctx, t, c, "shared-cache", "kept in the cloud when deleted: other Configurations use its resources: team-a/checkout (component cache), team-b/search (component cache)", 2*time.Minute)
+	kept := statusUntil(ctx, t, c, "shared-cache", "kept in the cloud when deleted: other Configurations use its resources: team-a/checkout (component checkout-cache), team-b/search (component search-cache)", 2*time.Minute)
 	t.Logf("vela status shared-cache with two consumers:\n%s", kept)
 
 	// A replacement (the version is immutable) names both consumers in
@@ -563,8 +566,8 @@ spec:
 	held := statusUntil(ctx, t, c, "shared-cache", "suspending", 3*time.Minute)
 	t.Logf("vela status shared-cache, the replacement held:\n%s", held)
 	for _, want := range []string{"Shared: 2 other Configuration(s) use what this plan changes, 2 of them lose a resource they refer to",
-		"team-a/checkout (component cache): mycloud_redis.this (" + redisID + ") is replaced: its id changes; used by variable id",
-		"team-b/search (component cache)"} {
+		"team-a/checkout (component checkout-cache): mycloud_redis.this (" + redisID + ") is replaced: its id changes; used by variable id",
+		"team-b/search (component search-cache)"} {
 		if !strings.Contains(held, want) {
 			t.Errorf("the held approval lacks %q", want)
 		}

@@ -44,6 +44,7 @@ var policies = map[string]policy{
 	v1alpha1.ReasonConfigurationNotFound: {stall: true, retry: 4},
 	v1alpha1.ReasonProviderNotFound:      {stall: true, retry: 4},
 	v1alpha1.ReasonCredentialsInvalid:    {stall: true, retry: 4},
+	v1alpha1.ReasonStateShared:           {stall: true, retry: 4},
 	v1alpha1.ReasonAuthFailed:            {stall: true, retry: 4},
 	v1alpha1.ReasonProviderCrashed:       {stall: true, retry: 4},
 	v1alpha1.ReasonTerraformFailed:       {stall: true, retry: 4},

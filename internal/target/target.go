@@ -143,7 +143,39 @@ func (r *Resolver) Resolve(ctx context.Context, namespace string, target v1alpha
 	if err != nil {
 		return nil, err
 	}
+	if err := r.ownState(ctx, cfg, lock); err != nil {
+		return nil, err
+	}
 	return &Resolved{Configuration: cfg, Exists: exists, ApplyJob: meta.ApplyJobName, Target: t, StateLock: lock}, nil
+}
+
+// ownState refuses a target whose state is also another namespace's. In
+// its backend namespace (TERRAFORM_BACKEND_NAMESPACE, shared by every
+// namespace's Configurations) terraform-controller keys a state Secret by
+// the Configuration's name alone (tfstate-default-<name>), unless it runs
+// with --controller-namespace (keyed by UID): Configurations of the same
+// name in two namespaces share one state, and a run for one would read and
+// change the other's resources. lock is the state's Lease, next to it.
+func (r *Resolver) ownState(ctx context.Context, cfg *tfv1beta2.Configuration, lock types.NamespacedName) error {
+	if r.ControllerNamespace != "" || lock.Namespace == "" || lock.Namespace == cfg.Namespace {
+		return nil
+	}
+	var all tfv1beta2.ConfigurationList
+	list := r.Client.List
+	if r.Cached != nil {
+		list = r.Cached.List
+	}
+	if err := list(ctx, &all); err != nil {
+		return fmt.Errorf("list Configurations: %w", err)
+	}
+	for _, other := range all.Items {
+		if other.Name == cfg.Name && other.Namespace != cfg.Namespace {
+			return failed(v1alpha1.ReasonStateShared,
+				"Configuration %s/%s has the same Terraform state as Configuration %s/%s (Secret %s/tfstate-default-%s): terraform-controller keys state by name alone in its backend namespace %s, so a run of either reads and changes the other's resources; give one of them (its component) another name",
+				cfg.Namespace, cfg.Name, other.Namespace, other.Name, lock.Namespace, cfg.Name, lock.Namespace)
+		}
+	}
+	return nil
 }
 
 // configuration reads the target's Configuration, with the spec the step

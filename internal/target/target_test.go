@@ -200,3 +200,36 @@ func TestResolveKeepsATenantInItsNamespace(t *testing.T) {
 		})
 	}
 }
+
+// TestSharedStateIsRefused: in a shared backend namespace, terraform-
+// controller keys state by the Configuration's name alone, so a
+// Configuration (or a step's target) named like another namespace's has
+// that namespace's state: refused, naming both. Each namespace's own
+// backend, or --controller-namespace (state keyed by UID), has no such
+// collision.
+func TestSharedStateIsRefused(t *testing.T) {
+	other := configuration(`{}`)
+	other.Namespace = "team-b"
+	for name, tc := range map[string]struct {
+		backendNS, controllerNS string
+		wantShared              bool
+	}{
+		"a shared backend namespace":        {backendNS: "vela-system", wantShared: true},
+		"each Configuration's own namespace": {},
+		"state keyed by UID":                {backendNS: "vela-system", controllerNS: "tf-jobs"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv("TERRAFORM_BACKEND_NAMESPACE", tc.backendNS)
+			r := Resolver{Client: cluster(t, configuration(`{}`), other), ControllerNamespace: tc.controllerNS}
+			_, err := r.Resolve(context.Background(), "team", v1alpha1.Target{ConfigurationName: "network"}, nil)
+			var te *Error
+			shared := errors.As(err, &te) && te.Reason == v1alpha1.ReasonStateShared
+			if shared != tc.wantShared {
+				t.Fatalf("err %v, want a StateShared refusal: %v", err, tc.wantShared)
+			}
+			if shared && !strings.Contains(te.Message, "Configuration team/network has the same Terraform state as Configuration team-b/network (Secret vela-system/tfstate-default-network)") {
+				t.Errorf("message: %s", te.Message)
+			}
+		})
+	}
+}

@@ -29,6 +29,10 @@ const (
 	ReasonProviderNotFound      = "ProviderNotFound"
 	ReasonCredentialsInvalid    = "CredentialsInvalid"
 	ReasonInvalidConfiguration  = "InvalidConfiguration"
+	// ReasonStateShared: another namespace's Configuration of the same
+	// name has the same Terraform state (terraform-controller keys state by
+	// name alone in a shared backend namespace).
+	ReasonStateShared = "StateShared"
 
 	// Terraform failures, classified from its output.
 	ReasonTerraformFailed = "TerraformFailed"
