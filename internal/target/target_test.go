@@ -214,9 +214,9 @@ func TestSharedStateIsRefused(t *testing.T) {
 		backendNS, controllerNS string
 		wantShared              bool
 	}{
-		"a shared backend namespace":        {backendNS: "vela-system", wantShared: true},
+		"a shared backend namespace":         {backendNS: "vela-system", wantShared: true},
 		"each Configuration's own namespace": {},
-		"state keyed by UID":                {backendNS: "vela-system", controllerNS: "tf-jobs"},
+		"state keyed by UID":                 {backendNS: "vela-system", controllerNS: "tf-jobs"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv("TERRAFORM_BACKEND_NAMESPACE", tc.backendNS)
