@@ -102,6 +102,11 @@ func TestHealthAndStatusMessage(t *testing.T) {
 		obj["metadata"].(map[string]any)["annotations"] = map[string]any{"infra.vela-infra.io/retained": why}
 		return obj
 	}
+	// failing is what the step-runner's Job-log keeper writes.
+	failing := func(obj map[string]any, why string) map[string]any {
+		obj["metadata"].(map[string]any)["annotations"] = map[string]any{"infra.vela-infra.io/apply-error": why}
+		return obj
+	}
 	const waiting = "Waiting for terraform-controller to apply the Configuration"
 	cases := map[string]struct {
 		output      map[string]any
@@ -120,6 +125,11 @@ func TestHealthAndStatusMessage(t *testing.T) {
 		"available and kept by the step-runner": {retained(live(3, apply(3, "Available", "Cloud resources are deployed and ready to use")),
 			"other Configurations use its resources: team-a/checkout (component subnet)"), true,
 			"Available: Cloud resources are deployed and ready to use; kept in the cloud when deleted: other Configurations use its resources: team-a/checkout (component subnet)"},
+		"an apply failing": {failing(live(2, apply(2, "ProvisioningAndChecking", `container "terraform-init" in pod "x" is waiting to start: PodInitializing`)),
+			"Error: mycloud: 404 vpc vpc-doesnotexist not found (full output: ConfigMap x-terraform-log)"), false,
+			"ProvisioningAndChecking: the last terraform apply failed: Error: mycloud: 404 vpc vpc-doesnotexist not found (full output: ConfigMap x-terraform-log)"},
+		"an apply failed, then one succeeded (the note is stale)": {failing(live(3, apply(3, "Available", "Cloud resources are deployed and ready to use")), "old"), true,
+			"Available: Cloud resources are deployed and ready to use"},
 		"waiting and kept": {retained(live(1, nil), "it holds resources adopted by infra-import (mycloud_vpc.this=vpc-legacy01)"), false,
 			waiting + "; kept in the cloud when deleted: it holds resources adopted by infra-import (mycloud_vpc.this=vpc-legacy01)"},
 	}

@@ -261,8 +261,16 @@ spec:
 	if err := os.WriteFile(f, []byte(app), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	upAt := time.Now()
 	if out, err := velaUp(ctx, c, f); err != nil {
 		t.Fatalf("vela up: %v\n%s", err, out)
+	}
+	// The cloud's reason reaches vela status, not only terraform-controller's
+	// "container ... is waiting to start".
+	failing := statusUntil(ctx, t, c, "orphan", "the last terraform apply failed: ", 3*time.Minute)
+	t.Logf("the failed apply's error in vela status %.0fs after vela up", time.Since(upAt).Seconds())
+	if !strings.Contains(failing, "vpc-doesnotexist") {
+		t.Errorf("vela status shows the failure without the cloud's reason:\n%s", failing)
 	}
 	kept := func(failed string) (name, log string) {
 		names, _ := c.Kubectl(ctx, "get", "configmap", "-l", "infra.vela-infra.io/configuration=orphan-subnet,infra.vela-infra.io/terraform-run=apply,infra.vela-infra.io/failed="+failed,
@@ -310,6 +318,9 @@ spec:
 	}
 	if out, err := c.Kubectl(ctx, "get", "pod", podName); err == nil {
 		t.Fatalf("the failed run's pod %s is still there:\n%s", podName, out)
+	}
+	if out, _ := c.Kubectl(ctx, "get", "configuration", "orphan-subnet", "-o", `jsonpath={.metadata.annotations.infra\.vela-infra\.io/apply-error}`); out != "" {
+		t.Errorf("the apply succeeded, the Configuration still notes an apply error: %q", out)
 	}
 	after, err := c.Kubectl(ctx, "get", "configmap", cm, "-o", "jsonpath={.data}")
 	if err != nil || !strings.Contains(after, "vpc-doesnotexist") || !strings.Contains(after, podName) {

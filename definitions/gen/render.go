@@ -251,25 +251,44 @@ if context.output.status.apply.state != _|_ {
 const healthPolicy = statusFields + `isHealth: _state == "Available" && (_observed == 0 || _observed >= _generation)
 `
 
-// customStatus carries terraform-controller's own words: "<state>: <message>",
-// and, when vela-infra's step-runner keeps the Configuration's resources
-// from being destroyed with it (adopted or shared), why.
+// customStatus carries terraform-controller's own words, "<state>: <message>",
+// or, while an apply is failing, Terraform's error, which vela-infra's
+// step-runner notes on the Configuration from the failed Job's log
+// (terraform-controller's own message then says little more than that a
+// container is waiting); and, when the step-runner keeps the Configuration's
+// resources from being destroyed with it (adopted or shared), why.
 const customStatus = statusFields + `_message: *"" | string
 if context.output.status.apply.message != _|_ {
 	_message: context.output.status.apply.message
 }
+_annotations: *{} | {...}
+if context.output.metadata.annotations != _|_ {
+	_annotations: context.output.metadata.annotations
+}
+_failed: *"" | string
+if _annotations["infra.vela-infra.io/apply-error"] != _|_ if _state != "Available" {
+	_failed: "the last terraform apply failed: \(_annotations["infra.vela-infra.io/apply-error"])"
+}
 _kept: *"" | string
-if context.output.metadata.annotations != _|_ if context.output.metadata.annotations["infra.vela-infra.io/retained"] != _|_ {
-	_kept: "; kept in the cloud when deleted: \(context.output.metadata.annotations["infra.vela-infra.io/retained"])"
+if _annotations["infra.vela-infra.io/retained"] != _|_ {
+	_kept: "; kept in the cloud when deleted: \(_annotations["infra.vela-infra.io/retained"])"
 }
 if _state == "" || (_observed != 0 && _observed < _generation) {
-	message: "Waiting for terraform-controller to apply the Configuration\(_kept)"
+	if _failed == "" {
+		message: "Waiting for terraform-controller to apply the Configuration\(_kept)"
+	}
+	if _failed != "" {
+		message: "Waiting for terraform-controller to apply the Configuration; \(_failed)\(_kept)"
+	}
 }
 if _state != "" && (_observed == 0 || _observed >= _generation) {
-	if _message == "" {
+	if _failed != "" {
+		message: "\(_state): \(_failed)\(_kept)"
+	}
+	if _failed == "" && _message == "" {
 		message: "\(_state)\(_kept)"
 	}
-	if _message != "" {
+	if _failed == "" && _message != "" {
 		message: "\(_state): \(_message)\(_kept)"
 	}
 }

@@ -124,7 +124,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	}
 	for _, r := range []interface{ SetupWithManager(ctrl.Manager) error }{
 		&joblogs.Reconciler{Client: mgr.GetClient(), Live: live, Pods: clientset.CoreV1(), ControllerNamespace: o.ControllerNamespace,
-			Resolver: rt.Resolver, Recorder: rt.Recorder},
+			Resolver: rt.Resolver, Recorder: rt.Recorder, Namespaces: o.Namespaces},
 		&ImportReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent},
 		&DriftReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent},
 		&ApprovalReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent, PlanNamespace: o.PlanNamespace},

@@ -41,7 +41,8 @@ package controller
 
 // Keeping adopted and shared infrastructure from being destroyed with its
 // Configuration (retain.go): spec.deleteResource and the annotations that
-// say why, on the Configurations of the namespaces it serves.
+// say why; and the error of its last failed apply (internal/joblogs), for
+// vela status. On the Configurations of the namespaces it serves.
 // +kubebuilder:rbac:groups=terraform.core.oam.dev,resources=configurations,verbs=patch,namespace=served
 
 // Run output: ConfigMaps owned by the step-run object or the Configuration.

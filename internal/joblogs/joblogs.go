@@ -77,7 +77,19 @@ type Reconciler struct {
 	Resolver *target.Resolver
 	// Recorder emits the Events on the Configuration.
 	Recorder record.EventRecorder
+	// Namespaces it serves (empty: every one): it may write ConfigMaps and
+	// Configurations' annotations only there.
+	Namespaces []string
 }
+
+// AnnotationApplyError, on a Configuration whose last terraform apply
+// failed, is Terraform's error in one line (redacted, capped) and where the
+// full output is; the mycloud-* components show it in vela status. It is
+// removed when an apply succeeds.
+const AnnotationApplyError = "infra.vela-infra.io/apply-error"
+
+// maxApplyError caps the annotation: vela status shows it on one line.
+const maxApplyError = 400
 
 // PodSelector selects the pods the Reconciler watches, for the
 // manager's cache.
@@ -121,7 +133,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, nil
 	}
 	cfg, err := r.configuration(ctx, pod.Namespace, base)
-	if err != nil || cfg == nil {
+	if err != nil || cfg == nil || !r.serves(cfg.Namespace) {
 		return ctrl.Result{}, err
 	}
 	run := collect(&pod)
@@ -160,11 +172,69 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			r.Recorder.Eventf(cfg, corev1.EventTypeNormal, "TerraformRunOutputKept", "terraform %s in pod %s: output kept in ConfigMap %s", kind, pod.Name, name)
 		}
 	}
+	if kind == "apply" {
+		if err := r.noteApply(ctx, cfg, failed, run, data, name); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
 	if err := r.prune(ctx, cfg, kind); err != nil {
 		return ctrl.Result{}, err
 	}
 	log.FromContext(ctx).V(1).Info("kept Terraform Job output", "configuration", cfg.Name, "configMap", name, "failed", failed)
 	return ctrl.Result{}, nil
+}
+
+// noteApply puts the error of a failed apply on its Configuration
+// (AnnotationApplyError), where vela status shows it, and removes it once
+// an apply succeeds. data holds the run's redacted logs.
+func (r *Reconciler) noteApply(ctx context.Context, cfg *tfv1beta2.Configuration, failed bool, run []finished, data map[string]string, configMap string) error {
+	want := ""
+	if failed {
+		for _, f := range run {
+			if f.exitCode == 0 {
+				continue
+			}
+			if msg := terraform.Summarize(data[f.key()]); msg != "" && !strings.HasPrefix(msg, "(log not available") {
+				want = msg
+				break
+			}
+		}
+		if want == "" {
+			want = strings.ReplaceAll(strings.TrimSpace(summary(run)), "\n", "; ")
+		}
+		if len(want) > maxApplyError {
+			want = want[:maxApplyError] + "…"
+		}
+		want += " (full output: ConfigMap " + configMap + ")"
+	}
+	if cfg.Annotations[AnnotationApplyError] == want {
+		return nil
+	}
+	patched := cfg.DeepCopy()
+	if want == "" {
+		delete(patched.Annotations, AnnotationApplyError)
+	} else {
+		if patched.Annotations == nil {
+			patched.Annotations = map[string]string{}
+		}
+		patched.Annotations[AnnotationApplyError] = want
+	}
+	if err := r.Client.Patch(ctx, patched, client.MergeFrom(cfg)); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("note the apply error on Configuration %s/%s: %w", cfg.Namespace, cfg.Name, err)
+	}
+	return nil
+}
+
+func (r *Reconciler) serves(ns string) bool {
+	if len(r.Namespaces) == 0 {
+		return true
+	}
+	for _, n := range r.Namespaces {
+		if n == ns {
+			return true
+		}
+	}
+	return false
 }
 
 // secrets are the values to redact from the target's logs; when the target

@@ -1,12 +1,18 @@
 package joblogs
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	tfv1beta2 "github.com/oam-dev/terraform-controller/api/v1beta2"
 
 	"github.com/vela-infra/vela-infra/internal/terraform"
 )
@@ -83,5 +89,46 @@ func TestJobOutputIsRedacted(t *testing.T) {
 	got := terraform.Redact("Error: auth failed for key sentinel-secret-5ec7e7 (id AKMYCLOUDTEST)", []string{"sentinel-secret-5ec7e7", "AKMYCLOUDTEST", "ab"})
 	if strings.Contains(got, "sentinel") || strings.Contains(got, "AKMYCLOUDTEST") || !strings.Contains(got, "(sensitive)") {
 		t.Errorf("redacted = %q", got)
+	}
+}
+
+// TestNoteApply: a failed apply puts Terraform's first error (one line,
+// with where the full output is) on the Configuration, a failure without
+// one the exit codes; a successful apply removes it.
+func TestNoteApply(t *testing.T) {
+	s := runtime.NewScheme()
+	if err := tfv1beta2.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &tfv1beta2.Configuration{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "orphan"}}
+	c := fake.NewClientBuilder().WithScheme(s).WithObjects(cfg).Build()
+	r := &Reconciler{Client: c}
+	executor := finished{name: "terraform-executor", exitCode: 1, reason: "Error", at: time.Unix(0, 0)}
+	log := "mycloud_subnet.this: Creating...\n╷\n│ Error: mycloud: 404 Not Found\n│ \n│   with mycloud_subnet.this,\n│   on main.tf line 40:\n│ \n│ vpc vpc-doesnotexist does not exist\n╵\n"
+	for _, step := range []struct {
+		failed bool
+		run    []finished
+		data   map[string]string
+		want   string
+	}{
+		{true, []finished{executor}, map[string]string{executor.key(): log},
+			"mycloud: 404 Not Found: vpc vpc-doesnotexist does not exist (full output: ConfigMap run-terraform-log)"},
+		{true, []finished{executor}, map[string]string{executor.key(): "(log not available: gone)"},
+			"terraform-executor: exit code 1 (Error) at 1970-01-01T00:00:00Z (full output: ConfigMap run-terraform-log)"},
+		{false, []finished{{name: "terraform-executor"}}, map[string]string{}, ""},
+	} {
+		var current tfv1beta2.Configuration
+		if err := c.Get(context.Background(), client.ObjectKeyFromObject(cfg), &current); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.noteApply(context.Background(), &current, step.failed, step.run, step.data, "run-terraform-log"); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Get(context.Background(), client.ObjectKeyFromObject(cfg), &current); err != nil {
+			t.Fatal(err)
+		}
+		if got := current.Annotations[AnnotationApplyError]; got != step.want {
+			t.Errorf("annotation %q, want %q", got, step.want)
+		}
 	}
 }

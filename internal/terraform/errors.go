@@ -59,6 +59,11 @@ var classes = []struct {
 	{ReasonInvalidConfig, regexp.MustCompile(`(?i)Argument or block definition required|Unsupported block type|Unsupported argument|Invalid block definition|Unclosed configuration block|Invalid expression|Missing newline after argument|Error: Invalid|Failed to query available provider packages|Unsupported attribute|Reference to undeclared`)},
 }
 
+// Summarize is Terraform's first error in output, in one line: its
+// "Error: <title>" and the paragraph of detail after it (the last line of
+// output when there is no error block).
+func Summarize(output string) string { return summarize(output) }
+
 // summarize finds Terraform's first "Error: <title>" and the paragraph of
 // detail after it, skipping the source snippet Terraform prints between.
 func summarize(output string) string {
