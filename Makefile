@@ -137,7 +137,7 @@ mycloud: build ## Run mycloud in the foreground on 127.0.0.1:8480 (keys from the
 	  $(BIN)/mycloud -addr 127.0.0.1:8480 -data-dir .demo/mycloud -access-key demo-access-key -log-format text
 
 .PHONY: demo
-demo: images ## On a fresh local cluster: import, provisioning, drift and approval through vela on mycloud (KEEP=1 keeps it up).
+demo: images ## On a fresh local cluster: import, provisioning, drift, approval and shared infrastructure through vela on mycloud (KEEP=1 keeps it up).
 	go run ./hack/demo
 
 .PHONY: bench

@@ -3,9 +3,11 @@
 // pre-existing VPC and bucket, vela-core and terraform-controller in the
 // cluster, both addons enabled with `vela addon enable`, and
 // e2e/testdata/platform.yaml taken through import, provisioning by
-// terraform-controller, drift and approval. It prints what happens in plain
-// language with the real `vela status` output. `make demo` runs it; KEEP=1
-// leaves the cluster and mycloud running (make down stops both).
+// terraform-controller, drift and approval; then a Redis the platform
+// shares with two teams' applications in their own namespaces. It prints
+// what happens in plain language with the real `vela status` output.
+// `make demo` runs it; KEEP=1 leaves the cluster and mycloud running (make
+// down stops both).
 package main
 
 import (
@@ -37,6 +39,8 @@ type demo struct {
 	c        *localcluster.Cluster
 	endpoint string // mycloud's URL, as the pods reach it
 	app      string // e2e/testdata/platform.yaml
+	subnetID string // the platform's app subnet, where the shared Redis goes
+	redisID  string // the shared Redis (stage 5)
 }
 
 func main() {
@@ -78,6 +82,10 @@ func (d *demo) run() error {
 		d.driftAndRestart,
 		d.changeProperty,
 		d.approveChange,
+		d.sharedOwner,
+		d.sharedConsumers,
+		d.sharedChange,
+		d.sharedDelete,
 	}
 	for _, stage := range stages {
 		if err := stage(); err != nil {

@@ -117,25 +117,37 @@ func (d *demo) admin(method, path, body string) error {
 // writes lists the POST, PATCH and DELETE calls under prefix in mycloud's
 // request log.
 func (d *demo) writes(prefix string) string {
+	w, err := d.writeRequests(prefix)
+	if err != nil {
+		return err.Error()
+	}
+	if len(w) == 0 {
+		return "none"
+	}
+	return strings.Join(w, ", ")
+}
+
+// writeRequests returns the POST, PATCH and DELETE calls under prefix in
+// mycloud's request log, oldest first.
+func (d *demo) writeRequests(prefix string) ([]string, error) {
 	req, _ := http.NewRequest(http.MethodGet, d.endpoint+"/admin/v1/requests", nil)
 	req.Header.Set("Authorization", "Bearer "+adminToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return err.Error()
+		return nil, err
 	}
 	defer resp.Body.Close()
 	var log struct {
 		Items []struct{ Method, Path string } `json:"items"`
 	}
-	_ = json.NewDecoder(resp.Body).Decode(&log)
+	if err := json.NewDecoder(resp.Body).Decode(&log); err != nil {
+		return nil, fmt.Errorf("mycloud's request log: %w", err)
+	}
 	var w []string
 	for _, r := range log.Items {
 		if r.Method != http.MethodGet && strings.HasPrefix(r.Path, prefix) {
 			w = append(w, r.Method+" "+r.Path)
 		}
 	}
-	if len(w) == 0 {
-		return "none"
-	}
-	return strings.Join(w, ", ")
+	return w, nil
 }

@@ -37,7 +37,7 @@ const (
 	labelVariablesNamespace = "infra.vela-infra.io/variables-namespace"
 	labelVariablesName      = "infra.vela-infra.io/variables-name"
 	annotationRequest       = "infra.vela-infra.io/request"
-	variablesKey            = "variables"
+	variablesDataKey        = "variables"
 )
 
 // variablesKey is where the variables of the kind's object key are kept.
@@ -78,15 +78,15 @@ func (rt *Runtime) variables(ctx context.Context, p *pass) (map[string]any, *out
 			p.name(), key, p.obj.GetRequest()))
 		return nil, &o, nil
 	}
-	data, ok := secret.Data[variablesKey]
+	data, ok := secret.Data[variablesDataKey]
 	if !ok {
-		return nil, nil, invalidSpec("%s: the variables Secret %s has no key %q", p.name(), key, variablesKey)
+		return nil, nil, invalidSpec("%s: the variables Secret %s has no key %q", p.name(), key, variablesDataKey)
 	}
 	var vars map[string]any
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if err := dec.Decode(&vars); err != nil || vars == nil {
-		return nil, nil, invalidSpec("%s: the key %q of the variables Secret %s is not a JSON object", p.name(), variablesKey, key)
+		return nil, nil, invalidSpec("%s: the key %q of the variables Secret %s is not a JSON object", p.name(), variablesDataKey, key)
 	}
 	return vars, nil, nil
 }

@@ -36,7 +36,7 @@ func TestFakeVariablesFromSecret(t *testing.T) {
 			ObjectMeta: metav1.ObjectMeta{Namespace: secretNS, Name: secretKey.Name,
 				Labels:      map[string]string{labelVariablesKind: "InfraDrift", labelVariablesNamespace: fakeNS, labelVariablesName: "check"},
 				Annotations: map[string]string{annotationRequest: req}},
-			Data: map[string][]byte{variablesKey: []byte(data)},
+			Data: map[string][]byte{variablesDataKey: []byte(data)},
 		}
 	}
 	clean := "Configuration team/network has no drift: the cloud matches the Terraform state"
