@@ -575,6 +575,53 @@ spec:
 		}
 	}
 
+	// Bad input. A second owner of the shared Redis is refused, naming the
+	// first; a reference to an id that does not exist shows the cloud's
+	// error in vela status.
+	upApp(ctx, t, c, "grab", `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata:
+  name: grab
+spec:
+  components:
+    - name: grab-cache
+      type: mycloud-redis
+      properties:
+        name: grab
+        subnet_id: `+subnetID+`
+        manage_password: true
+  workflow:
+    steps:
+      - name: adopt
+        type: infra-import
+        properties:
+          component: grab-cache
+          resources:
+            - address: mycloud_redis.this
+              id: `+redisID+`
+`)
+	statusUntil(ctx, t, c, "grab", "spec.resources[0].id "+redisID+" is already managed by default/shared-cache (component cache)", 2*time.Minute)
+	upApp(ctx, t, c, "dangling", `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata:
+  name: dangling
+spec:
+  components:
+    - name: dangling-cache
+      type: mycloud-redis-ref
+      properties:
+        id: redis-doesnotexist
+`)
+	dangling := statusUntil(ctx, t, c, "dangling", "the last terraform apply failed: ", 3*time.Minute)
+	if !strings.Contains(dangling, "redis-doesnotexist") {
+		t.Errorf("vela status of a reference to a missing id does not name it:\n%s", dangling)
+	}
+	for _, app := range []string{"grab", "dangling"} {
+		if out, err := c.Vela(ctx, "delete", "-n", "default", app, "-y"); err != nil {
+			t.Errorf("vela delete %s: %v\n%s", app, err, out)
+		}
+	}
+
 	// A replacement (the version is immutable) names both consumers in
 	// the held approval; terminate leaves everything as it is.
 	writes := func() int {

@@ -105,3 +105,27 @@ func TestConsumersMessageIsCapped(t *testing.T) {
 		t.Errorf("message does not count the rest:\n%s", msg)
 	}
 }
+
+// TestFakeImportOfAResourceOwnedElsewhere: importing an id another
+// Configuration owns (its output id) is refused, naming the owner; a
+// reference that only holds the id is no owner.
+func TestFakeImportOfAResourceOwnedElsewhere(t *testing.T) {
+	owner := &tfv1beta2.Configuration{ObjectMeta: metav1.ObjectMeta{Namespace: "platform", Name: "network",
+		Labels: map[string]string{"app.oam.dev/name": "platform", "app.oam.dev/component": "network"}}}
+	owner.Status.Apply.Outputs = map[string]tfv1beta2.Property{"id": {Value: fakeID}}
+	ref := &tfv1beta2.Configuration{ObjectMeta: metav1.ObjectMeta{Namespace: "team-b", Name: "net-ref"},
+		Spec: tfv1beta2.ConfigurationSpec{Variable: &runtime.RawExtension{Raw: []byte(`{"id":"` + fakeID + `"}`)}}}
+	ref.Status.Apply.Outputs = map[string]tfv1beta2.Property{"id": {Value: fakeID}}
+	obj := &v1alpha1.InfraImport{ObjectMeta: metav1.ObjectMeta{Namespace: fakeNS, Name: "adopt", Generation: 1},
+		Spec: v1alpha1.InfraImportSpec{Target: v1alpha1.Target{ConfigurationName: fakeCfg},
+			Resources: []v1alpha1.ImportResource{{Address: fakeAddr, ID: fakeID}}}}
+	e := newFakeEnv(t, obj, owner, ref)
+	got := e.reconcile(&ImportReconciler{Runtime: e.rt}, obj)
+	msg := "InfraImport team/adopt: spec.resources[0].id vpc-legacy01 is already managed by platform/platform (component network): two owners would each change and destroy it; use it without owning it with a reference component (mycloud-*-ref, property id)"
+	if diff := cmp.Diff(stalledWith(v1alpha1.ReasonInvalidSpec, msg), got.Conditions); diff != "" {
+		t.Errorf("conditions (-want +got):\n%s", diff)
+	}
+	if len(got.Calls) != 0 {
+		t.Errorf("Terraform ran: %v", got.Calls)
+	}
+}

@@ -14,6 +14,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
+	tfv1beta2 "github.com/oam-dev/terraform-controller/api/v1beta2"
+
 	"github.com/vela-infra/vela-infra/internal/plan"
 	"github.com/vela-infra/vela-infra/internal/terraform"
 	"github.com/vela-infra/vela-infra/pkg/apis/infra/v1alpha1"
@@ -37,8 +39,39 @@ func (r *ImportReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	return r.reconcileStep(ctx, req.NamespacedName, obj, step{
 		due:      whenNotDone(obj),
 		validate: func() error { return validateImport(obj) },
-		run:      func(ctx context.Context, p *pass) (outcome, error) { return importAll(ctx, obj, p) },
+		run: func(ctx context.Context, p *pass) (outcome, error) {
+			if err := r.ownedElsewhere(ctx, obj, p); err != nil {
+				return p.fail("checking who owns the resources", err)
+			}
+			return importAll(ctx, obj, p)
+		},
 	})
+}
+
+// ownedElsewhere refuses to import a resource another Configuration already
+// owns (its output id, read from the cache): two owners would each plan,
+// change and destroy it. A reference component reads it instead.
+func (r *ImportReconciler) ownedElsewhere(ctx context.Context, obj *v1alpha1.InfraImport, p *pass) error {
+	var all tfv1beta2.ConfigurationList
+	if err := r.Client.List(ctx, &all); err != nil {
+		return fmt.Errorf("list Configurations: %w", err)
+	}
+	for i, res := range obj.Spec.Resources {
+		for j := range all.Items {
+			c := &all.Items[j]
+			if c.Namespace == obj.Namespace && c.Name == p.res.Configuration.Name {
+				continue
+			}
+			for _, id := range outputIDs(c) {
+				if id == res.ID {
+					return invalidSpec("InfraImport %s/%s: spec.resources[%d].id %s is already managed by %s: two owners would each change and destroy it; use it without owning it with a reference component (mycloud-*-ref, property id)",
+						obj.Namespace, obj.Name, i, res.ID, consumerName(v1alpha1.Consumer{Namespace: c.Namespace, Configuration: c.Name,
+							Application: c.Labels["app.oam.dev/name"], Component: c.Labels["app.oam.dev/component"]}))
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // addressRE accepts resource addresses such as mycloud_vpc.this,
