@@ -27,6 +27,9 @@ func (rt *Runtime) open(ctx context.Context, p *pass) (outcome, error) {
 		return *waiting, nil
 	}
 	res, err := rt.Resolver.Resolve(ctx, p.obj.GetNamespace(), p.obj.GetTarget(), vars)
+	if err == nil {
+		err = rt.Resolver.OwnState(ctx, res)
+	}
 	if err != nil {
 		return p.fail("resolving the target", err)
 	}

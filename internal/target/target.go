@@ -143,20 +143,20 @@ func (r *Resolver) Resolve(ctx context.Context, namespace string, target v1alpha
 	if err != nil {
 		return nil, err
 	}
-	if err := r.ownState(ctx, cfg, lock); err != nil {
-		return nil, err
-	}
 	return &Resolved{Configuration: cfg, Exists: exists, ApplyJob: meta.ApplyJobName, Target: t, StateLock: lock}, nil
 }
 
-// ownState refuses a target whose state is also another namespace's. In
+// OwnState refuses a resolved target whose state is also another
+// namespace's (the steps run it before Terraform; resolving to redact a
+// Configuration's Job output does not need it). In
 // its backend namespace (TERRAFORM_BACKEND_NAMESPACE, shared by every
 // namespace's Configurations) terraform-controller keys a state Secret by
 // the Configuration's name alone (tfstate-default-<name>), unless it runs
 // with --controller-namespace (keyed by UID): Configurations of the same
 // name in two namespaces share one state, and a run for one would read and
-// change the other's resources. lock is the state's Lease, next to it.
-func (r *Resolver) ownState(ctx context.Context, cfg *tfv1beta2.Configuration, lock types.NamespacedName) error {
+// change the other's resources.
+func (r *Resolver) OwnState(ctx context.Context, res *Resolved) error {
+	cfg, lock := res.Configuration, res.StateLock
 	if r.ControllerNamespace != "" || lock.Namespace == "" || lock.Namespace == cfg.Namespace {
 		return nil
 	}

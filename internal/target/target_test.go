@@ -221,7 +221,10 @@ func TestSharedStateIsRefused(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv("TERRAFORM_BACKEND_NAMESPACE", tc.backendNS)
 			r := Resolver{Client: cluster(t, configuration(`{}`), other), ControllerNamespace: tc.controllerNS}
-			_, err := r.Resolve(context.Background(), "team", v1alpha1.Target{ConfigurationName: "network"}, nil)
+			res, err := r.Resolve(context.Background(), "team", v1alpha1.Target{ConfigurationName: "network"}, nil)
+			if err == nil {
+				err = r.OwnState(context.Background(), res)
+			}
 			var te *Error
 			shared := errors.As(err, &te) && te.Reason == v1alpha1.ReasonStateShared
 			if shared != tc.wantShared {
