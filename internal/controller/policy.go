@@ -46,6 +46,7 @@ var policies = map[string]policy{
 	v1alpha1.ReasonCredentialsInvalid:    {stall: true, retry: 4},
 	v1alpha1.ReasonStateShared:           {stall: true, retry: 4},
 	v1alpha1.ReasonAuthFailed:            {stall: true, retry: 4},
+	v1alpha1.ReasonCloudUnreachable:      {stall: true, retry: 4},
 	v1alpha1.ReasonProviderCrashed:       {stall: true, retry: 4},
 	v1alpha1.ReasonTerraformFailed:       {stall: true, retry: 4},
 
@@ -103,6 +104,7 @@ var terraformFailures = map[string]struct{ reason, format string }{
 	terraform.ReasonThrottled:       {v1alpha1.ReasonThrottled, "%[1]s was throttled by the cloud; retrying"},
 	terraform.ReasonAuth:            {v1alpha1.ReasonAuthFailed, "%[1]s failed: the cloud refused the credentials (%[2]s); fix the Provider's credentials Secret%[3]s"},
 	terraform.ReasonNotFound:        {v1alpha1.ReasonCloudNotFound, "%[1]s failed: %[2]s; check the cloud id%[3]s"},
+	terraform.ReasonUnreachable:     {v1alpha1.ReasonCloudUnreachable, "%[1]s failed: the cloud could not be reached (%[2]s); check the endpoint in the Provider's credentials and that the cloud is up%[3]s"},
 	terraform.ReasonInvalidConfig:   {v1alpha1.ReasonInvalidConfiguration, "%[1]s failed: %[2]s; fix the component or step parameters%[3]s"},
 	terraform.ReasonInvalidInput:    {v1alpha1.ReasonInvalidConfiguration, "%[1]s failed: %[2]s; fix the component or step parameters%[3]s"},
 	terraform.ReasonUnknownAddress:  {v1alpha1.ReasonInvalidConfiguration, "%[1]s failed: %[2]s; fix the component or step parameters%[3]s"},

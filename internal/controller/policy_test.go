@@ -54,6 +54,10 @@ func TestFakeFailurePolicy(t *testing.T) {
 			Result: after(4 * time.Second), Calls: []string{plan},
 			Conditions: stalledWith(v1alpha1.ReasonAuthFailed, where+" failed: the cloud refused the credentials (HTTP 401 Unauthorized); fix the Provider's credentials Secret"+full),
 		}},
+		"unreachable: stalled, looked at again, no 'retrying'": {planErr: tfErr(terraform.ReasonUnreachable, "dial tcp 127.0.0.1:1: connect: connection refused"), want: observed{
+			Result: after(4 * time.Second), Calls: []string{plan},
+			Conditions: stalledWith(v1alpha1.ReasonCloudUnreachable, where+" failed: the cloud could not be reached (dial tcp 127.0.0.1:1: connect: connection refused); check the endpoint in the Provider's credentials and that the cloud is up"+full),
+		}},
 		"not found": {planErr: tfErr(terraform.ReasonNotFound, "HTTP 404"), want: observed{
 			Calls: []string{plan}, Done: true,
 			Conditions: stalledWith(v1alpha1.ReasonCloudNotFound, where+" failed: HTTP 404; check the cloud id"+full),

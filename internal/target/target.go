@@ -281,9 +281,13 @@ func (r *Resolver) render(cfg *tfv1beta2.Configuration, cfgType tftypes.Configur
 	if err != nil {
 		return terraform.Target{}, lock, failed(v1alpha1.ReasonInvalidSpec, "Configuration %s/%s: spec.variable is not an object: %v", cfg.Namespace, cfg.Name, err)
 	}
+	// The Provider's credentials are redacted, its endpoint is not: a
+	// message that names the host it could not reach is the useful one.
 	var secrets []string
-	for _, v := range env {
-		secrets = append(secrets, v)
+	for k, v := range env {
+		if secretName.MatchString(k) {
+			secrets = append(secrets, v)
+		}
 	}
 	for k, v := range variables {
 		if s, ok := v.(string); ok && secretName.MatchString(k) {

@@ -236,3 +236,24 @@ func TestSharedStateIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestTheEndpointIsNotRedacted: the Provider's keys are redacted from
+// output, its endpoint is not (a message naming the host it could not reach
+// is the useful one).
+func TestTheEndpointIsNotRedacted(t *testing.T) {
+	creds := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "creds"}, Data: map[string][]byte{
+		"credentials": []byte("MYCLOUD_ENDPOINT: http://127.0.0.1:1\nMYCLOUD_ACCESS_KEY: AKFAKE\nMYCLOUD_SECRET_KEY: the-secret-key\n"),
+	}}
+	c := cluster(t, configuration(`{}`))
+	if err := c.Update(context.Background(), creds); err != nil {
+		t.Fatal(err)
+	}
+	r := Resolver{Client: c}
+	res, err := r.Resolve(context.Background(), "team", v1alpha1.Target{ConfigurationName: "network"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"AKFAKE", "the-secret-key"}, res.Target.Secrets); diff != "" {
+		t.Errorf("redacted values (-want +got):\n%s", diff)
+	}
+}

@@ -17,6 +17,8 @@ const (
 	ReasonInvalidConfig   = "InvalidConfiguration"
 	ReasonInvalidInput    = "InvalidInput"
 	ReasonUnknownAddress  = "UnknownAddress"
+	// ReasonUnreachable: the provider could not connect to the cloud.
+	ReasonUnreachable = "Unreachable"
 	// ReasonStalePlan is a saved plan that no longer matches the state
 	// (another run changed it after the plan was made): plan again.
 	ReasonStalePlan = "StalePlan"
@@ -52,6 +54,7 @@ var classes = []struct {
 	{ReasonLockHeld, regexp.MustCompile(`(?i)error acquiring the state lock|state lock|lock is already held|Lock Info:`)},
 	{ReasonProviderCrashed, regexp.MustCompile(`(?i)plugin crashed|the plugin encountered an error|panic: |plugin exited before`)},
 	{ReasonAuth, regexp.MustCompile(`(?i)HTTP 401|unauthorized|signature does not match|access key is not known|Missing mycloud (access_key|secret_key|endpoint)`)},
+	{ReasonUnreachable, regexp.MustCompile(`(?i)connection refused|no such host|network is unreachable|no route to host|dial tcp [^\n]*i/o timeout`)},
 	{ReasonThrottled, regexp.MustCompile(`(?i)HTTP 429|too many requests|throttl`)},
 	{ReasonUnknownAddress, regexp.MustCompile(`(?i)Configuration for import target does not exist|Import block target does not exist|resource address .* does not exist in the configuration|Invalid resource address|Invalid address`)},
 	{ReasonNotFound, regexp.MustCompile(`(?i)Cannot import non-existent remote object|HTTP 404|does not exist`)},

@@ -38,9 +38,12 @@ const (
 	ReasonTerraformFailed = "TerraformFailed"
 	ReasonAuthFailed      = "AuthFailed"
 	ReasonCloudNotFound   = "CloudResourceNotFound"
-	ReasonThrottled       = "Throttled"
-	ReasonLockHeld        = "StateLockHeld"
-	ReasonProviderCrashed = "ProviderCrashed"
+	// ReasonCloudUnreachable: the provider could not connect to the cloud
+	// (the Provider's endpoint is wrong, or the cloud is down).
+	ReasonCloudUnreachable = "CloudUnreachable"
+	ReasonThrottled        = "Throttled"
+	ReasonLockHeld         = "StateLockHeld"
+	ReasonProviderCrashed  = "ProviderCrashed"
 
 	// Waiting for the workflow step to write the variables Secret
 	// (spec.target.variablesFrom).
