@@ -481,34 +481,11 @@ func testSharedInfrastructure(ctx context.Context, t *testing.T, c *localcluster
 		t.Fatalf("the platform's subnet id: %q %v", subnetID, err)
 	}
 	owner := func(version string) string {
-		return `apiVersion: core.oam.dev/v1beta1
-kind: Application
-metadata:
-  name: shared-cache
-spec:
-  components:
-    - name: cache
-      type: mycloud-redis
-      properties:
-        name: shared-cache
-        subnet_id: ` + subnetID + `
-        redis_version: "` + version + `"
-        manage_password: true
-  workflow:
-    steps:
-      - name: plan
-        type: infra-plan
-        properties:
-          component: cache
-      - name: approve
-        type: infra-approve
-        properties:
-          component: cache
-      - name: apply
-        type: apply-component
-        properties:
-          component: cache
-`
+		yaml, err := testenv.AppFile(root, "shared-cache.yaml", map[string]string{"SUBNET_ID": subnetID, "REDIS_VERSION": version})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return yaml
 	}
 	upApp(ctx, t, c, "shared-cache", owner("7.0"))
 	statusUntil(ctx, t, c, "shared-cache", "suspending", 3*time.Minute)
@@ -525,24 +502,11 @@ spec:
 		if out, err := c.Kubectl(ctx, "create", "namespace", ns); err != nil && !strings.Contains(out, "AlreadyExists") {
 			t.Fatalf("kubectl create namespace %s: %v\n%s", ns, err, out)
 		}
-		f := filepath.Join(t.TempDir(), app+".yaml")
-		if err := os.WriteFile(f, []byte(`apiVersion: core.oam.dev/v1beta1
-kind: Application
-metadata:
-  name: `+app+`
-  namespace: `+ns+`
-spec:
-  components:
-    - name: `+app+`-cache
-      type: mycloud-redis-ref
-      properties:
-        id: `+redisID+`
-`), 0o644); err != nil {
+		yaml, err := testenv.AppFile(root, "cache-consumer.yaml", map[string]string{"APP": app, "NAMESPACE": ns, "REDIS_ID": redisID})
+		if err != nil {
 			t.Fatal(err)
 		}
-		if out, err := velaUp(ctx, c, f); err != nil {
-			t.Fatalf("vela up %s: %v\n%s", app, err, out)
-		}
+		upApp(ctx, t, c, app, yaml)
 	}
 	consumer("team-a", "checkout")
 	consumer("team-b", "search")

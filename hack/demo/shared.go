@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vela-infra/vela-infra/internal/mycloud/client"
+	"github.com/vela-infra/vela-infra/internal/testground/testenv"
 )
 
 // Stage 5, shared infrastructure (docs/shared-infrastructure.md), the way
@@ -29,54 +30,15 @@ const (
 var consumers = [][2]string{{"team-a", "checkout"}, {"team-b", "search"}}
 
 // ownerYAML is the platform's Redis in the subnet of platform.yaml, behind
-// infra-plan and infra-approve.
-func ownerYAML(subnetID, version string) string {
-	return `apiVersion: core.oam.dev/v1beta1
-kind: Application
-metadata:
-  name: ` + ownerApp + `
-spec:
-  components:
-    - name: cache
-      type: mycloud-redis
-      properties:
-        name: shared-cache
-        subnet_id: ` + subnetID + `
-        redis_version: "` + version + `"
-        manage_password: true
-  workflow:
-    steps:
-      - name: plan
-        type: infra-plan
-        properties:
-          component: cache
-      - name: approve
-        type: infra-approve
-        properties:
-          component: cache
-      - name: apply
-        type: apply-component
-        properties:
-          component: cache
-`
+// infra-plan and infra-approve (e2e/testdata/shared-cache.yaml, which the
+// e2e test deploys too).
+func (d *demo) ownerYAML(version string) (string, error) {
+	return testenv.AppFile(d.root, "shared-cache.yaml", map[string]string{"SUBNET_ID": d.subnetID, "REDIS_VERSION": version})
 }
 
-// consumerYAML uses the Redis by id. The component is named after the
-// application: terraform-controller keeps every Configuration's state under
-// its name alone, so names must be unique across namespaces.
-func consumerYAML(ns, app, redisID string) string {
-	return `apiVersion: core.oam.dev/v1beta1
-kind: Application
-metadata:
-  name: ` + app + `
-  namespace: ` + ns + `
-spec:
-  components:
-    - name: ` + app + `-cache
-      type: mycloud-redis-ref
-      properties:
-        id: ` + redisID + `
-`
+// consumerYAML uses the Redis by id (e2e/testdata/cache-consumer.yaml).
+func (d *demo) consumerYAML(ns, app string) (string, error) {
+	return testenv.AppFile(d.root, "cache-consumer.yaml", map[string]string{"APP": app, "NAMESPACE": ns, "REDIS_ID": d.redisID})
 }
 
 // upYAML writes yaml to .demo/name.yaml and runs vela up -f on it.
@@ -113,7 +75,11 @@ func (d *demo) sharedOwner() error {
 		return fmt.Errorf("the platform's subnet id (Configuration app-subnet): %q %v", subnetID, err)
 	}
 	d.subnetID = subnetID
-	if err := d.upYAML(ownerApp, ownerYAML(subnetID, "7.0")); err != nil {
+	owner, err := d.ownerYAML("7.0")
+	if err != nil {
+		return err
+	}
+	if err := d.upYAML(ownerApp, owner); err != nil {
 		return err
 	}
 	if _, err := d.statusUntil(ownerApp, "suspending"); err != nil {
@@ -143,7 +109,11 @@ func (d *demo) sharedConsumers() error {
 		if out, err := d.c.Kubectl(d.ctx, "create", "namespace", ns); err != nil && !strings.Contains(out, "AlreadyExists") {
 			return fmt.Errorf("kubectl create namespace %s: %v\n%s", ns, err, out)
 		}
-		if err := d.upYAML(app, consumerYAML(ns, app, d.redisID)); err != nil {
+		yaml, err := d.consumerYAML(ns, app)
+		if err != nil {
+			return err
+		}
+		if err := d.upYAML(app, yaml); err != nil {
 			return err
 		}
 	}
@@ -177,7 +147,11 @@ func (d *demo) sharedChange() error {
 	if err != nil {
 		return err
 	}
-	if err := d.upYAML(ownerApp+"-6.2", ownerYAML(d.subnetID, "6.2")); err != nil {
+	replaced, err := d.ownerYAML("6.2")
+	if err != nil {
+		return err
+	}
+	if err := d.upYAML(ownerApp+"-6.2", replaced); err != nil {
 		return err
 	}
 	if _, err := d.statusUntil(ownerApp, "Shared: "); err != nil {

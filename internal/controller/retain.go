@@ -3,6 +3,8 @@ package controller
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -140,7 +142,7 @@ func (r *RetainReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	case cfg.Annotations[annotationRetained] != "":
 		patched.Spec.DeleteResource = ptrTo(true) // retained by this reconciler until now
 	}
-	if equalAnnotations(cfg.Annotations, patched.Annotations) && equalBool(cfg.Spec.DeleteResource, patched.Spec.DeleteResource) {
+	if maps.Equal(cfg.Annotations, patched.Annotations) && equalBool(cfg.Spec.DeleteResource, patched.Spec.DeleteResource) {
 		return ctrl.Result{}, nil
 	}
 	if err := r.Client.Patch(ctx, patched, client.MergeFrom(&cfg)); err != nil {
@@ -157,15 +159,7 @@ func (r *RetainReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 }
 
 func (r *RetainReconciler) serves(ns string) bool {
-	if len(r.Namespaces) == 0 {
-		return true
-	}
-	for _, n := range r.Namespaces {
-		if n == ns {
-			return true
-		}
-	}
-	return false
+	return len(r.Namespaces) == 0 || slices.Contains(r.Namespaces, ns)
 }
 
 // adopted is the adoption record of cfg: its annotation, else the
@@ -193,7 +187,7 @@ func (r *RetainReconciler) adopted(ctx context.Context, cfg *tfv1beta2.Configura
 			}
 		}
 	}
-	return strings.Join(sortedKeys(set), ", "), nil
+	return strings.Join(slices.Sorted(maps.Keys(set)), ", "), nil
 }
 
 // consumers names the other Configurations that hold an output id of cfg.
@@ -262,18 +256,6 @@ func setAnnotation(o client.Object, key, value string) {
 	o.SetAnnotations(a)
 }
 
-func equalAnnotations(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
-}
-
 func equalBool(a, b *bool) bool {
 	if a == nil || b == nil {
 		return a == b
@@ -282,12 +264,3 @@ func equalBool(a, b *bool) bool {
 }
 
 func ptrTo[T any](v T) *T { return &v }
-
-func sortedKeys(m map[string]bool) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}

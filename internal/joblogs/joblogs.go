@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -226,15 +227,7 @@ func (r *Reconciler) noteApply(ctx context.Context, cfg *tfv1beta2.Configuration
 }
 
 func (r *Reconciler) serves(ns string) bool {
-	if len(r.Namespaces) == 0 {
-		return true
-	}
-	for _, n := range r.Namespaces {
-		if n == ns {
-			return true
-		}
-	}
-	return false
+	return len(r.Namespaces) == 0 || slices.Contains(r.Namespaces, ns)
 }
 
 // secrets are the values to redact from the target's logs; when the target

@@ -2,6 +2,7 @@ package testenv_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -68,5 +69,19 @@ func TestAPIServerRoundTrip(t *testing.T) {
 		if err := c.Get(ctx, types.NamespacedName{Name: name}, crd); err != nil {
 			t.Errorf("CRD %s: %v", name, err)
 		}
+	}
+}
+
+func TestAppFileFillsEveryPlaceholder(t *testing.T) {
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := testenv.AppFile(root, "cache-consumer.yaml", map[string]string{"APP": "checkout", "NAMESPACE": "team-a", "REDIS_ID": "redis-1"})
+	if err != nil || !strings.Contains(got, "name: checkout-cache") || !strings.Contains(got, "id: redis-1") || strings.Contains(got, "${") {
+		t.Errorf("AppFile: %v\n%s", err, got)
+	}
+	if _, err := testenv.AppFile(root, "cache-consumer.yaml", map[string]string{"APP": "checkout"}); err == nil {
+		t.Error("a missing placeholder value is not an error")
 	}
 }
