@@ -456,6 +456,19 @@ func TestStepBranches(t *testing.T) {
 				}
 			},
 		},
+		"plan: a status that names another Secret is not obeyed": {
+			step: "infra-plan", properties: db,
+			status:    with(objectStatus(1, pending(infrav1alpha1.ReasonAwaitingVariables, "waits for its variables")), "variablesSecret", "vela-system/mycloud-credentials"),
+			wantPhase: failed, wantReason: wftypes.StatusReasonAction,
+			wantMessage: "status.variablesSecret vela-system/mycloud-credentials is not the Secret the step-runner names for this object (tfvars-infraapproval.shop-ns.shop-db): not writing the variables there",
+			wantApplied: func(t *testing.T, objs []*unstructured.Unstructured) {
+				for _, o := range objs {
+					if o.GetKind() == "Secret" {
+						t.Errorf("applied the Secret %s/%s", o.GetNamespace(), o.GetName())
+					}
+				}
+			},
+		},
 		"plan: planning": {
 			step: "infra-plan", properties: db,
 			status:    objectStatus(1, pending(infrav1alpha1.ReasonProgressing, "running terraform plan")),

@@ -55,25 +55,40 @@ _variablesRequest: *"" | string
 if _obj.spec != _|_ if _obj.spec.request != _|_ {
 	_variablesRequest: _obj.spec.request
 }
+// The status names the Secret, but whoever may write the object's status
+// must not steer vela-core into overwriting any Secret: only the name the
+// step-runner derives for this object (tfvars-<kind>.<namespace>.<name>;
+// one too long for a name is hashed, and then only its prefix is checked).
+_variablesName: "tfvars-\(strings.ToLower(_obj.kind)).\(_obj.metadata.namespace).\(_obj.metadata.name)"
 variables: {
 	if _obj.status != _|_ if _obj.status.variablesSecret != _|_ {
 		_at: strings.Split(_obj.status.variablesSecret, "/")
-		write: kube.#Apply & {
-			$params: value: {
-				apiVersion: "v1"
-				kind:       "Secret"
-				metadata: {
-					namespace: _at[0]
-					name:      _at[1]
-					labels: {
-						"infra.vela-infra.io/variables-kind":      _obj.kind
-						"infra.vela-infra.io/variables-namespace": _obj.metadata.namespace
-						"infra.vela-infra.io/variables-name":      [if len(_obj.metadata.name) > 63 {strings.SliceRunes(_obj.metadata.name, 0, 63)}, _obj.metadata.name][0]
+		_ns: [if len(_at) == 2 {_at[0]}, ""][0]
+		_name: [if len(_at) == 2 {_at[1]}, ""][0]
+		_ok: _ns != "" && strings.HasPrefix(_name, "tfvars-") && (len(_variablesName) > 253 || _name == _variablesName)
+		if !_ok {
+			refuse: builtin.#Fail & {
+				$params: message: "status.variablesSecret \(_obj.status.variablesSecret) is not the Secret the step-runner names for this object (\(_variablesName)): not writing the variables there"
+			}
+		}
+		if _ok {
+			write: kube.#Apply & {
+				$params: value: {
+					apiVersion: "v1"
+					kind:       "Secret"
+					metadata: {
+						namespace: _ns
+						name:      _name
+						labels: {
+							"infra.vela-infra.io/variables-kind":      _obj.kind
+							"infra.vela-infra.io/variables-namespace": _obj.metadata.namespace
+							"infra.vela-infra.io/variables-name":      [if len(_obj.metadata.name) > 63 {strings.SliceRunes(_obj.metadata.name, 0, 63)}, _obj.metadata.name][0]
+						}
+						annotations: "infra.vela-infra.io/request": _variablesRequest
 					}
-					annotations: "infra.vela-infra.io/request": _variablesRequest
+					type: "Opaque"
+					stringData: variables: json.Marshal(_variables)
 				}
-				type: "Opaque"
-				stringData: variables: json.Marshal(_variables)
 			}
 		}
 	}
