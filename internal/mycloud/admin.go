@@ -11,24 +11,43 @@ import (
 )
 
 // Fault is an injected failure or delay on API calls whose method and path
-// match. It fires with probability Rate (1 when zero) and, when Count is set,
-// for the next Count matching calls only.
+// match. It fires with probability Rate (on every matching call when nil),
+// drawing from its own generator seeded with Seed, so the n-th call it sees
+// gets the same answer in every run; when Count is set it fires on the next
+// Count matching calls only, then is Done and stays listed with its counters.
+//
+// Faults are tried in the order they were added and the first that fires
+// answers the call: a fault counts in Matched only the calls no earlier
+// fault fired on.
 type Fault struct {
-	ID                string  `json:"id"`
-	Method            string  `json:"method,omitempty"`
-	Path              string  `json:"path"`
-	Status            int     `json:"status,omitempty"`
-	RetryAfterSeconds int     `json:"retry_after_seconds,omitempty"`
-	LatencyMS         int     `json:"latency_ms,omitempty"`
-	Rate              float64 `json:"rate,omitempty"`
-	Count             int     `json:"count,omitempty"`
-	Hits              int     `json:"hits"`
+	ID                string   `json:"id"`
+	Method            string   `json:"method,omitempty"`
+	Path              string   `json:"path"`
+	Status            int      `json:"status,omitempty"`
+	RetryAfterSeconds int      `json:"retry_after_seconds,omitempty"`
+	LatencyMS         int      `json:"latency_ms,omitempty"`
+	Rate              *float64 `json:"rate,omitempty"`
+	// Seed seeds the draws of a Rate below 1; mycloud picks one when it is
+	// not given, and shows it, so a run can be repeated.
+	Seed  int64 `json:"seed,omitempty"`
+	Count int   `json:"count,omitempty"`
+	// Matched counts the calls that matched Method and Path and reached
+	// this fault; Hits those it fired on.
+	Matched int  `json:"matched"`
+	Hits    int  `json:"hits"`
+	Done    bool `json:"done,omitempty"`
+
+	rng *rand.Rand
 }
+
+// everyPath is the path prefix every API call has; a fault given the path
+// "*" or none matches every call.
+const everyPath = "/v1/"
 
 func (f *Fault) validate() error {
 	switch {
-	case !strings.HasPrefix(f.Path, "/v1/"):
-		return fieldError("path", "must be an API path prefix starting with /v1/, such as /v1/vpcs")
+	case !strings.HasPrefix(f.Path, everyPath):
+		return fieldError("path", "must be an API path prefix starting with /v1/, such as /v1/vpcs, or * for every call; got %q", f.Path)
 	case f.Method != "" && f.Method != strings.ToUpper(f.Method):
 		return fieldError("method", "must be an upper-case HTTP method such as POST")
 	case f.Status != 0 && f.Status != http.StatusTooManyRequests && (f.Status < 500 || f.Status > 599):
@@ -37,8 +56,12 @@ func (f *Fault) validate() error {
 		return fieldError("retry_after_seconds", "must be 0-3600")
 	case f.LatencyMS < 0 || f.LatencyMS > 600000:
 		return fieldError("latency_ms", "must be 0-600000")
-	case f.Rate < 0 || f.Rate > 1:
-		return fieldError("rate", "must be between 0 and 1")
+	case f.Rate != nil && !(*f.Rate > 0 && *f.Rate <= 1):
+		return fieldError("rate", "must be a probability above 0 and at most 1, such as 0.2; leave it out to fire on every matching call")
+	case f.Seed < 0 || f.Seed > maxSeed:
+		return fieldError("seed", "must be 1 to %d (JSON numbers above that lose digits)", int64(maxSeed))
+	case f.Seed != 0 && (f.Rate == nil || *f.Rate == 1):
+		return fieldError("seed", "only matters with a rate below 1")
 	case f.Count < 0:
 		return fieldError("count", "must not be negative")
 	case f.Status == 0 && f.LatencyMS == 0:
@@ -47,25 +70,51 @@ func (f *Fault) validate() error {
 	return nil
 }
 
-// matchFault returns the first fault that fires for r, counting the hit.
+// fires draws whether f fires on a call that matched it.
+func (f *Fault) fires() bool {
+	return f.rng == nil || f.rng.Float64() < *f.Rate
+}
+
+// matchFault returns the first fault that fires for r, counting the call in
+// every fault it reached and the hit in the one that fired.
 func (s *Server) matchFault(r *http.Request) *Fault {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i, f := range s.faults {
-		if (f.Method != "" && f.Method != r.Method) || !strings.HasPrefix(r.URL.Path, f.Path) {
+	for _, f := range s.faults {
+		if f.Done || (f.Method != "" && f.Method != r.Method) || !strings.HasPrefix(r.URL.Path, f.Path) {
 			continue
 		}
-		if f.Rate > 0 && f.Rate < 1 && rand.Float64() >= f.Rate {
+		f.Matched++
+		if !f.fires() {
 			continue
 		}
 		f.Hits++
+		f.Done = f.Count > 0 && f.Hits >= f.Count
 		hit := *f
-		if f.Count > 0 && f.Hits >= f.Count {
-			s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
-		}
 		return &hit
 	}
 	return nil
+}
+
+// FaultList is what GET /admin/v1/faults answers: every fault added since
+// the last DELETE, with its counters, and the calls they answered in all.
+type FaultList struct {
+	Items []Fault `json:"items"`
+	// Injected counts the calls a fault fired on; a call is answered by at
+	// most one fault.
+	Injected int `json:"injected"`
+}
+
+func (s *Server) faultList() FaultList {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := FaultList{Items: make([]Fault, len(s.faults))}
+	for i, f := range s.faults {
+		out.Items[i] = *f
+		out.Items[i].rng = nil
+		out.Injected += f.Hits
+	}
+	return out
 }
 
 // SeedRequest lists resources to create as already available, in kind
@@ -100,13 +149,7 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	case path == "faults" && r.Method == http.MethodGet:
-		s.mu.Lock()
-		items := make([]Fault, len(s.faults))
-		for i, f := range s.faults {
-			items[i] = *f
-		}
-		s.mu.Unlock()
-		respond(w, http.StatusOK, map[string]any{"items": items}, nil)
+		respond(w, http.StatusOK, s.faultList(), nil)
 	case path == "faults" && r.Method == http.MethodPost:
 		f, err := s.addFault(body)
 		respond(w, http.StatusCreated, f, err)
@@ -143,17 +186,35 @@ func (s *Server) addFault(body []byte) (*Fault, error) {
 	if err := dec.Decode(&f); err != nil {
 		return nil, &APIError{Status: http.StatusBadRequest, Code: "InvalidParameter", Message: "fault: " + err.Error()}
 	}
+	if f.Path == "" || f.Path == "*" {
+		f.Path = everyPath
+	}
 	if err := f.validate(); err != nil {
 		return nil, err
+	}
+	if f.Rate != nil && *f.Rate < 1 {
+		if f.Seed == 0 {
+			f.Seed = 1 + rand.Int64N(maxSeed)
+		}
+		f.rng = rand.New(rand.NewPCG(uint64(f.Seed), faultStream))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.nextID++
 	f.ID = fmt.Sprintf("fault-%d", s.nextID)
-	f.Hits = 0
+	f.Matched, f.Hits, f.Done = 0, 0, false
 	s.faults = append(s.faults, &f)
-	return &f, nil
+	out := f
+	out.rng = nil
+	return &out, nil
 }
+
+// maxSeed is the largest seed: 2^53-1, the largest integer every JSON
+// reader (a float64) keeps exactly.
+const maxSeed = 1<<53 - 1
+
+// faultStream is the second half of every fault generator's seed.
+const faultStream = 0x6d79636c6f7564 // "mycloud"
 
 // Seed creates pre-existing resources, validated like API calls but
 // available at once. An entry may carry its own "id" (with the kind's

@@ -40,6 +40,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// IdempotencyTTL is how long a create's Idempotency-Key is kept
+	// (DefaultIdempotencyTTL when zero).
+	IdempotencyTTL time.Duration
 }
 
 // Server serves the mycloud API.
@@ -53,6 +56,8 @@ type Server struct {
 	nextID  int
 	reqLog  []RequestLogEntry
 	logSize int
+	// lastPrune is when expired idempotency keys were last removed.
+	lastPrune time.Time
 }
 
 // APIError is an error response; Field names the offending input when there
@@ -62,6 +67,9 @@ type APIError struct {
 	Code    string `json:"code"`
 	Field   string `json:"field,omitempty"`
 	Message string `json:"message"`
+	// ResourceID names the existing resource an error is about, such as the
+	// one an Idempotency-Key created (CodeIdempotencyKeyReused).
+	ResourceID string `json:"resource_id,omitempty"`
 }
 
 func (e *APIError) Error() string {
@@ -85,7 +93,17 @@ type RequestLogEntry struct {
 	AccessKey  string    `json:"access_key,omitempty"`
 	DurationMS int64     `json:"duration_ms"`
 	Fault      string    `json:"fault,omitempty"`
+	// IdempotencyKey is the create's Idempotency-Key (its first 64
+	// characters), and Replayed tells that the create answered with the
+	// resource an earlier call with that key made, creating nothing.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	Replayed       bool   `json:"replayed,omitempty"`
 }
+
+// StatusClientClosedRequest is what the request log records for a call
+// whose client went away before any answer was written (nginx's 499): such a
+// call changed nothing.
+const StatusClientClosedRequest = 499
 
 // NewServer returns a server over store.
 func NewServer(store *Store, cfg Config) *Server {
@@ -107,15 +125,24 @@ func NewServer(store *Store, cfg Config) *Server {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// statusRecorder remembers the status code written.
+// statusRecorder remembers the status code written; 0 while nothing was.
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
-	r.status = code
+	if r.status == 0 {
+		r.status = code
+	}
 	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
 }
 
 // api wraps /v1 handlers with fault injection, authentication, the request
@@ -123,14 +150,27 @@ func (r *statusRecorder) WriteHeader(code int) {
 func (s *Server) api(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := s.cfg.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		rec := &statusRecorder{ResponseWriter: w}
 		entry := RequestLogEntry{Time: start.UTC(), Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery}
+		if key := r.Header.Get(HeaderIdempotencyKey); key != "" && r.Method == http.MethodPost {
+			entry.IdempotencyKey = idempotencyLogKey(key)
+		}
 		defer func() {
 			entry.Status = rec.status
+			if entry.Status == 0 {
+				// Nothing answered: the client went away first (a
+				// latency fault outlasted its patience or it was killed).
+				entry.Status = StatusClientClosedRequest
+			}
+			entry.Replayed = rec.Header().Get(HeaderIdempotentReplayed) == "true"
 			entry.DurationMS = time.Since(start).Milliseconds()
 			s.record(entry)
-			s.cfg.Logger.Info("request", "method", entry.Method, "path", entry.Path, "status", entry.Status,
-				"access_key", entry.AccessKey, "duration_ms", entry.DurationMS, "fault", entry.Fault)
+			attrs := []any{"method", entry.Method, "path", entry.Path, "status", entry.Status,
+				"access_key", entry.AccessKey, "duration_ms", entry.DurationMS, "fault", entry.Fault}
+			if entry.IdempotencyKey != "" {
+				attrs = append(attrs, "idempotency_key", entry.IdempotencyKey, "replayed", entry.Replayed)
+			}
+			s.cfg.Logger.Info("request", attrs...)
 		}()
 
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
@@ -169,7 +209,7 @@ func (s *Server) api(next http.Handler) http.Handler {
 			}
 		}
 		r.Body = io.NopCloser(strings.NewReader(string(body)))
-		next.ServeHTTP(rec, r)
+		next.ServeHTTP(rec, r.WithContext(withAccessKey(r.Context(), id)))
 	})
 }
 
@@ -240,8 +280,19 @@ func (s *Server) serveV1(w http.ResponseWriter, r *http.Request) {
 	case len(parts) == 1 && r.Method == http.MethodGet:
 		out, err = s.list(k, r)
 	case len(parts) == 1 && r.Method == http.MethodPost:
-		out, err = s.create(k, body)
+		key, keyErr := idempotencyKey(r)
+		if keyErr != nil {
+			err = keyErr
+			break
+		}
+		var replayed bool
+		out, replayed, err = s.create(k, body, accessKeyOf(r.Context()), key)
+		// A replay answers as the original did, 201 with the resource
+		// (as it is now), marked as a replay.
 		status = http.StatusCreated
+		if replayed {
+			w.Header().Set(HeaderIdempotentReplayed, "true")
+		}
 	case len(parts) == 2 && r.Method == http.MethodGet:
 		out, err = s.get(k, parts[1])
 	case len(parts) == 2 && r.Method == http.MethodPatch:
@@ -328,17 +379,33 @@ func notFound(k *kind, id string) *APIError {
 	return &APIError{Status: http.StatusNotFound, Code: "NotFound", Message: fmt.Sprintf("%s %s does not exist", k.name, id)}
 }
 
-func (s *Server) create(k *kind, body []byte) (any, error) {
+// create makes a resource of kind k. With an idempotency key (idemKey, of
+// accessKey) it is a replay when the key made a resource of this kind from
+// the same attributes that still exists: the answer is that resource, and
+// replayed is true. The lookup, the create and the key are one transaction,
+// so concurrent calls with one key create once.
+func (s *Server) create(k *kind, body []byte, accessKey, idemKey string) (view map[string]any, replayed bool, err error) {
 	attrs, err := k.decodeAttrs(body)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := k.validate(attrs, true); err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	fp := fingerprint(attrs)
 	now := s.cfg.Now()
 	rec := &Record{Kind: k.name, Attrs: attrs, CreatedAt: now, UpdatedAt: now, ReadyAt: now.Add(s.cfg.CreateDelay)}
 	err = s.store.Update(func(tx *Tx) error {
+		if idemKey != "" {
+			prev, err := s.replayOrReserve(tx, k, accessKey, idemKey, fp, now)
+			if err != nil {
+				return err
+			}
+			if prev != nil {
+				rec, replayed = prev, true
+				return nil
+			}
+		}
 		if err := s.checkRelations(tx, k, rec); err != nil {
 			return err
 		}
@@ -347,12 +414,21 @@ func (s *Server) create(k *kind, body []byte) (any, error) {
 			return err
 		}
 		rec.ID = id
-		return insert(tx, k, rec)
+		if err := insert(tx, k, rec); err != nil {
+			return err
+		}
+		if idemKey == "" {
+			return nil
+		}
+		if err := s.pruneIdempotencyKeys(tx, now); err != nil {
+			return err
+		}
+		return tx.putIdempotencyEntry(accessKey, idemKey, idempotencyEntry{Kind: k.name, ResourceID: rec.ID, Fingerprint: fp, CreatedAt: now})
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return rec.View(now), nil
+	return rec.View(now), replayed, nil
 }
 
 // insert writes a new record: write-only attributes hashed, the managed

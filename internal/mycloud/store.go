@@ -74,7 +74,8 @@ func OpenStore(dir string) (*Store, error) {
 				return err
 			}
 		}
-		return nil
+		_, err := tx.CreateBucketIfNotExists([]byte(idempotencyBucket))
+		return err
 	})
 	if err != nil {
 		db.Close()
@@ -152,9 +153,9 @@ func (t *Tx) Delete(kindName, id string) error {
 	return t.tx.Bucket([]byte(kindName)).Delete([]byte(id))
 }
 
-// Reset removes every record.
+// Reset removes every record and idempotency key.
 func (t *Tx) Reset() error {
-	for _, k := range Kinds {
+	for _, k := range append([]string{idempotencyBucket}, Kinds...) {
 		if err := t.tx.DeleteBucket([]byte(k)); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
 			return err
 		}
@@ -203,4 +204,64 @@ func decodeRecord(data []byte) (*Record, error) {
 		}
 	}
 	return &r, nil
+}
+
+// idempotencyBucket holds one nested bucket per access key, mapping its
+// idempotency keys to idempotencyEntry JSON: tenants never see each other's
+// keys, and a key survives a restart or kill -9 like the resource it made.
+const idempotencyBucket = "idempotency-keys"
+
+// idempotencyEntry returns what accessKey's key was used for, or nil.
+func (t *Tx) idempotencyEntry(accessKey, key string) (*idempotencyEntry, error) {
+	keys := t.tx.Bucket([]byte(idempotencyBucket)).Bucket([]byte(accessKey))
+	if keys == nil {
+		return nil, nil
+	}
+	data := keys.Get([]byte(key))
+	if data == nil {
+		return nil, nil
+	}
+	var e idempotencyEntry
+	if err := json.Unmarshal(data, &e); err != nil {
+		return nil, fmt.Errorf("corrupt idempotency key entry: %w", err)
+	}
+	return &e, nil
+}
+
+// putIdempotencyEntry records what accessKey's key created.
+func (t *Tx) putIdempotencyEntry(accessKey, key string, e idempotencyEntry) error {
+	keys, err := t.tx.Bucket([]byte(idempotencyBucket)).CreateBucketIfNotExists([]byte(accessKey))
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	return keys.Put([]byte(key), data)
+}
+
+// pruneIdempotencyEntries removes the keys created before cutoff.
+func (t *Tx) pruneIdempotencyEntries(cutoff time.Time) error {
+	root := t.tx.Bucket([]byte(idempotencyBucket))
+	return root.ForEachBucket(func(accessKey []byte) error {
+		keys := root.Bucket(accessKey)
+		var expired [][]byte
+		err := keys.ForEach(func(k, v []byte) error {
+			var e idempotencyEntry
+			if json.Unmarshal(v, &e) != nil || e.CreatedAt.Before(cutoff) {
+				expired = append(expired, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range expired {
+			if err := keys.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

@@ -2,12 +2,16 @@
 // provider and by applications that read a password the cloud keeps
 // (SecretValue): signed requests, retries with capped backoff on 429 (honouring
 // Retry-After) and 5xx, and waiting for asynchronous creation, all stopping
-// at once when the context is cancelled.
+// at once when the context is cancelled. Every create carries an
+// Idempotency-Key that its retries repeat, so a retry after a lost answer
+// never creates twice.
 package client
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,6 +52,23 @@ type Error struct {
 	Code    string `json:"code"`
 	Field   string `json:"field,omitempty"`
 	Message string `json:"message"`
+	// ResourceID names the existing resource the error is about, such as
+	// the one an idempotency key created (CodeIdempotencyKeyReused).
+	ResourceID string `json:"resource_id,omitempty"`
+}
+
+// CodeIdempotencyKeyReused is the Code of the 422 that answers a create
+// whose idempotency key made another resource (another kind or other
+// attributes) that still exists; ResourceID names it.
+const CodeIdempotencyKeyReused = "IdempotencyKeyReused"
+
+// IsIdempotencyKeyReused reports whether err is that 422 and returns it.
+func IsIdempotencyKeyReused(err error) (*Error, bool) {
+	var e *Error
+	if errors.As(err, &e) && e.Code == CodeIdempotencyKeyReused {
+		return e, true
+	}
+	return nil, false
 }
 
 func (e *Error) Error() string {
@@ -84,29 +105,70 @@ func (o Object) Tags() map[string]string {
 }
 
 // Create creates a resource of kind and returns it (usually still creating).
+// It sends a new random idempotency key, which its own retries repeat: a
+// retry after a lost answer gets the resource the first try made.
 func (c *Client) Create(ctx context.Context, kind string, attrs map[string]any) (Object, error) {
-	var out Object
-	err := c.do(ctx, http.MethodPost, "/v1/"+kind, nil, attrs, &out)
-	return out, err
+	key, err := NewIdempotencyKey()
+	if err != nil {
+		return nil, err
+	}
+	obj, _, err := c.CreateWithKey(ctx, kind, key, attrs)
+	return obj, err
+}
+
+// CreateWithKey creates a resource of kind with the idempotency key key.
+// When the cloud has a resource that key made from the same attributes, it
+// answers with it and creates nothing: replayed is then true. When the key
+// made another resource that still exists, the error is a 422 with Code
+// CodeIdempotencyKeyReused naming it (see IsIdempotencyKeyReused).
+func (c *Client) CreateWithKey(ctx context.Context, kind, key string, attrs map[string]any) (obj Object, replayed bool, err error) {
+	// The draft's form is a structured-field string, "key"; a key that
+	// cannot be one without escapes goes bare, which the cloud accepts too.
+	hdr := http.Header{}
+	if strings.ContainsAny(key, `"\`) {
+		hdr.Set(headerIdempotencyKey, key)
+	} else {
+		hdr.Set(headerIdempotencyKey, `"`+key+`"`)
+	}
+	got, err := c.do(ctx, http.MethodPost, "/v1/"+kind, nil, hdr, attrs, &obj)
+	if err != nil {
+		return nil, false, err
+	}
+	return obj, got.Get(headerIdempotentReplayed) == "true", nil
+}
+
+// The headers of idempotent creates (IETF draft-ietf-httpapi-idempotency-key-header).
+const (
+	headerIdempotencyKey     = "Idempotency-Key"
+	headerIdempotentReplayed = "Idempotent-Replayed"
+)
+
+// NewIdempotencyKey returns a random key (128 bits, hex).
+func NewIdempotencyKey() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate an idempotency key: %w", err)
+	}
+	return hex.EncodeToString(b), nil
 }
 
 // Get reads one resource.
 func (c *Client) Get(ctx context.Context, kind, id string) (Object, error) {
 	var out Object
-	err := c.do(ctx, http.MethodGet, "/v1/"+kind+"/"+url.PathEscape(id), nil, nil, &out)
+	_, err := c.do(ctx, http.MethodGet, "/v1/"+kind+"/"+url.PathEscape(id), nil, nil, nil, &out)
 	return out, err
 }
 
 // Update changes the given attributes of a resource.
 func (c *Client) Update(ctx context.Context, kind, id string, attrs map[string]any) (Object, error) {
 	var out Object
-	err := c.do(ctx, http.MethodPatch, "/v1/"+kind+"/"+url.PathEscape(id), nil, attrs, &out)
+	_, err := c.do(ctx, http.MethodPatch, "/v1/"+kind+"/"+url.PathEscape(id), nil, nil, attrs, &out)
 	return out, err
 }
 
 // Delete deletes a resource; deleting one that is gone is not an error.
 func (c *Client) Delete(ctx context.Context, kind, id string) error {
-	err := c.do(ctx, http.MethodDelete, "/v1/"+kind+"/"+url.PathEscape(id), nil, nil, nil)
+	_, err := c.do(ctx, http.MethodDelete, "/v1/"+kind+"/"+url.PathEscape(id), nil, nil, nil, nil)
 	if IsNotFound(err) {
 		return nil
 	}
@@ -118,7 +180,7 @@ func (c *Client) List(ctx context.Context, kind string, filters url.Values) ([]O
 	var out struct {
 		Items []Object `json:"items"`
 	}
-	err := c.do(ctx, http.MethodGet, "/v1/"+kind, filters, nil, &out)
+	_, err := c.do(ctx, http.MethodGet, "/v1/"+kind, filters, nil, nil, &out)
 	return out.Items, err
 }
 
@@ -131,7 +193,7 @@ func (c *Client) SecretValue(ctx context.Context, id string) (string, error) {
 	var out struct {
 		Value *string `json:"value"`
 	}
-	if err := c.do(ctx, http.MethodGet, "/v1/secrets/"+url.PathEscape(id)+"/value", nil, nil, &out); err != nil {
+	if _, err := c.do(ctx, http.MethodGet, "/v1/secrets/"+url.PathEscape(id)+"/value", nil, nil, nil, &out); err != nil {
 		return "", err
 	}
 	if out.Value == nil {
@@ -158,20 +220,23 @@ func (c *Client) WaitAvailable(ctx context.Context, kind, id string) (Object, er
 	}
 }
 
-func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
+// do makes a call, retrying it on 429, 5xx and connection errors with the
+// same body and headers (so a create repeats its idempotency key), and
+// returns the answer's headers.
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, hdr http.Header, in, out any) (http.Header, error) {
 	var body []byte
 	if in != nil {
 		var err error
 		if body, err = json.Marshal(in); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	backoff := c.MinBackoff
 	var lastErr error
 	for attempt := 1; ; attempt++ {
-		retryAfter, err := c.once(ctx, method, path, query, body, out)
+		got, retryAfter, err := c.once(ctx, method, path, query, hdr, body, out)
 		if err == nil {
-			return nil
+			return got, nil
 		}
 		lastErr = err
 		if !retryable(err) || attempt >= c.MaxAttempts {
@@ -183,25 +248,28 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		}
 		wait = min(wait, c.MaxBackoff)
 		if err := sleep(ctx, wait); err != nil {
-			return fmt.Errorf("%s %s: %w (last error: %w)", method, path, err, lastErr)
+			return nil, fmt.Errorf("%s %s: %w (last error: %w)", method, path, err, lastErr)
 		}
 		backoff = min(backoff*2, c.MaxBackoff)
 	}
 	var apiErr *Error
 	if errors.As(lastErr, &apiErr) && retryable(lastErr) {
-		return fmt.Errorf("%s %s: giving up after %d attempts: %w", method, path, c.MaxAttempts, lastErr)
+		return nil, fmt.Errorf("%s %s: giving up after %d attempts: %w", method, path, c.MaxAttempts, lastErr)
 	}
-	return lastErr
+	return nil, lastErr
 }
 
-func (c *Client) once(ctx context.Context, method, path string, query url.Values, body []byte, out any) (time.Duration, error) {
+func (c *Client) once(ctx context.Context, method, path string, query url.Values, hdr http.Header, body []byte, out any) (http.Header, time.Duration, error) {
 	u := c.Endpoint + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 	if err != nil {
-		return 0, err
+		return nil, 0, err
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -210,14 +278,14 @@ func (c *Client) once(ctx context.Context, method, path string, query url.Values
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return 0, ctx.Err()
+			return nil, 0, ctx.Err()
 		}
-		return 0, &transportError{err}
+		return nil, 0, &transportError{err}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
-		return 0, &transportError{err}
+		return nil, 0, &transportError{err}
 	}
 	if resp.StatusCode >= 300 {
 		var wrapped struct {
@@ -232,14 +300,14 @@ func (c *Client) once(ctx context.Context, method, path string, query url.Values
 		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
 			retryAfter = time.Duration(s) * time.Second
 		}
-		return retryAfter, apiErr
+		return nil, retryAfter, apiErr
 	}
 	if out != nil && len(data) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {
-			return 0, fmt.Errorf("decode response of %s %s: %w", method, path, err)
+			return nil, 0, fmt.Errorf("decode response of %s %s: %w", method, path, err)
 		}
 	}
-	return 0, nil
+	return resp.Header, 0, nil
 }
 
 // transportError is a connection-level failure, retried like a 5xx.

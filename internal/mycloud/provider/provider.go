@@ -47,7 +47,8 @@ func (p *mycloudProvider) Metadata(_ context.Context, _ provider.MetadataRequest
 
 func (p *mycloudProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		Description: "Manages resources of mycloud, the simulated private cloud of vela-infra.",
+		Description: "Manages resources of mycloud, the simulated private cloud of vela-infra. " +
+			"Creates are idempotent: with " + EnvIdempotencyScope + " set in the environment (never in this block), a create's key is derived from the scope, the resource type and its name, so a rerun after a crash adopts what its predecessor created.",
 		Attributes: map[string]schema.Attribute{
 			"endpoint":   schema.StringAttribute{Optional: true, Description: "Base URL of the mycloud API, e.g. http://127.0.0.1:8480. Env: " + EnvEndpoint + "."},
 			"access_key": schema.StringAttribute{Optional: true, Description: "Access key id. Env: " + EnvAccessKey + "."},
@@ -90,7 +91,7 @@ func (p *mycloudProvider) Configure(ctx context.Context, req provider.ConfigureR
 		return
 	}
 	c := client.New(*settings[0].out, *settings[1].out, *settings[2].out)
-	resp.ResourceData = c
+	resp.ResourceData = &providerData{client: c, scope: os.Getenv(EnvIdempotencyScope)}
 	resp.DataSourceData = c
 }
 

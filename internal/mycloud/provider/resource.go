@@ -33,6 +33,7 @@ import (
 type genericResource struct {
 	spec   *resourceSpec
 	client *client.Client
+	data   *providerData
 }
 
 var (
@@ -49,12 +50,12 @@ func (r *genericResource) Configure(_ context.Context, req resource.ConfigureReq
 	if req.ProviderData == nil {
 		return
 	}
-	c, ok := req.ProviderData.(*client.Client)
+	data, ok := req.ProviderData.(*providerData)
 	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("got %T, want *client.Client", req.ProviderData))
+		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("got %T, want *providerData", req.ProviderData))
 		return
 	}
-	r.client = c
+	r.client, r.data = data.client, data
 }
 
 func (r *genericResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -244,10 +245,26 @@ func (r *genericResource) Create(ctx context.Context, req resource.CreateRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	obj, err := r.client.Create(ctx, r.spec.apiKind, attrs)
+	name, _ := attrs["name"].(string)
+	key, err := r.data.idempotencyKey("mycloud_"+r.spec.typeName, name)
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("name"), "Duplicate mycloud_"+r.spec.typeName+" name", err.Error())
+		return
+	}
+	obj, replayed, err := r.client.CreateWithKey(ctx, r.spec.apiKind, key, attrs)
+	if reused, ok := client.IsIdempotencyKeyReused(err); ok {
+		resp.Diagnostics.AddError(fmt.Sprintf("mycloud_%s %q already exists as %s", r.spec.typeName, name, reused.ResourceID),
+			fmt.Sprintf("An earlier run under this idempotency scope (%s) created %s named %q with other attributes and did not record it in the state (it was probably killed while the resource was being created); import %s into this resource's address and apply again, or delete it in the cloud, then apply again.",
+				EnvIdempotencyScope, reused.ResourceID, name, reused.ResourceID))
+		return
+	}
 	if err != nil {
 		r.addAPIError(&resp.Diagnostics, "create", err)
 		return
+	}
+	if replayed {
+		resp.Diagnostics.AddWarning(fmt.Sprintf("Adopted mycloud_%s %q: %s", r.spec.typeName, name, obj.String("id")),
+			fmt.Sprintf("%s already existed, created with the same attributes and idempotency key by an earlier call (a run interrupted before it could record it, or a retry of this one); nothing new was created and the state now holds it.", obj.String("id")))
 	}
 	// Record the id before waiting: if the wait is interrupted, Terraform
 	// keeps the resource (tainted) instead of losing track of it.

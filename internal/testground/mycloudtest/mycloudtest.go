@@ -272,6 +272,9 @@ type Request struct {
 	Method string `json:"method"`
 	Path   string `json:"path"`
 	Status int    `json:"status"`
+	// Replayed is a create answered from its idempotency key: nothing was
+	// created.
+	Replayed bool `json:"replayed,omitempty"`
 }
 
 // Requests returns the request log.
