@@ -115,7 +115,7 @@ test: test-tools images lint ## Unit, envtest, Terraform and local-cluster e2e t
 	go test -timeout 30m $(GOTEST_FLAGS) ./... 2>&1 | tee $(BIN)/test.log; exit $${PIPESTATUS[0]}
 
 # Fuzz targets: package and target, run one after the other.
-FUZZ_TARGETS := ./internal/plan:FuzzSummarize ./internal/hclguard:FuzzCheck ./internal/terraform:FuzzImportBlockID ./internal/mycloud:FuzzDecodeAttrs
+FUZZ_TARGETS := ./internal/plan:FuzzSummarize ./internal/hclguard:FuzzCheck ./internal/terraform:FuzzImportBlockID ./internal/mycloud:FuzzDecodeAttrs ./internal/controller:FuzzValidateImport
 FUZZTIME ?= 30s
 
 .PHONY: fuzz

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -271,4 +272,79 @@ func (w *variablesWorkspace) accepts(t *testing.T, props map[string]any, variabl
 		ok = false
 	}
 	return ok
+}
+
+// TestCloudRulesAgreeWithTheSimulator holds the render-time checks of the
+// cloud's own rules (those that need no lookup: CIDR blocks, zones, tags)
+// to exactly the verdicts of internal/mycloud/rules, which the simulator
+// enforces: for each value, rendering accepts it if and only if the rule
+// does, and a refusal names the property at check.<property>.
+func TestCloudRulesAgreeWithTheSimulator(t *testing.T) {
+	t.Parallel()
+	str := func(rule func(string) error) func(any) error { return func(v any) error { return rule(v.(string)) } }
+	tagRule := func(v any) error {
+		m := map[string]string{}
+		for k, x := range v.(map[string]any) {
+			m[k] = x.(string)
+		}
+		return rules.Tags(m)
+	}
+	tagValues := []any{manyTags(0), manyTags(1), manyTags(50), manyTags(51), manyTags(100),
+		map[string]any{"": "x"}, map[string]any{"team": "shop", "": ""},
+		map[string]any{strings.Repeat("k", 128): "v"}, map[string]any{strings.Repeat("k", 129): "v"},
+		map[string]any{"k": strings.Repeat("v", 256)}, map[string]any{"k": strings.Repeat("v", 257)},
+		// Lengths are in bytes, in both: 64 and 65 two-byte runes.
+		map[string]any{strings.Repeat("é", 64): "v"}, map[string]any{strings.Repeat("é", 65): "v"},
+		map[string]any{"k": strings.Repeat("é", 129)}}
+	cases := []struct {
+		typ, property string
+		values        []any
+		rule          func(any) error
+	}{
+		{"vpc", "cidr", []any{"10.0.0.0/16", "172.16.0.0/16", "172.31.255.240/28", "192.168.0.0/16", "10.255.255.0/24",
+			"10.0.0.1/16", "10.0.1.0/16", "192.168.1.1/28", "10.0.0.8/28", "10.0.0.16/28",
+			"8.8.8.0/24", "172.32.0.0/16", "172.15.0.0/16", "192.169.0.0/16", "11.0.0.0/16", "0.0.0.0/16", "255.255.255.0/24", "100.64.0.0/16", "169.254.0.0/16",
+			"10.0.0.0/15", "10.0.0.0/29", "172.16.0.0/12", "010.0.0.0/16", "10.0.0.0/016", " 10.0.0.0/16", "10.0.0.0", "fd00::/16", "10.0.0.0/16/16"},
+			str(rules.VPCCIDR)},
+		{"subnet", "cidr", []any{"10.0.1.0/24", "8.8.8.0/24", "10.0.1.8/29", "10.0.1.4/29", "10.0.1.0/30", "10.0.0.0/15",
+			"192.168.0.128/25", "192.168.0.64/25", "192.168.0.64/26", "10.0.255.255/16", "10.1.0.0/16"},
+			str(rules.SubnetCIDR)},
+		{"subnet", "zone", []any{"zone-a", "zone-b", "zone-c", "zone-d", "zone-z", "zone-ab", "Zone-a", ""}, str(rules.Zone)},
+		{"vpc", "tags", tagValues, tagRule},
+		{"subnet", "tags", tagValues, tagRule},
+		{"mysql", "tags", tagValues, tagRule},
+		{"redis", "tags", tagValues, tagRule},
+		{"bucket", "tags", tagValues, tagRule},
+	}
+	good := map[string]map[string]any{
+		"vpc":    {"name": "main", "cidr": "10.0.0.0/16"},
+		"subnet": {"name": "app", "vpc_id": "vpc-1a2b", "cidr": "10.0.1.0/24"},
+		"mysql":  {"name": "orders", "subnet_id": "subnet-1a2b", "manage_admin_password": true},
+		"redis":  {"name": "cache", "subnet_id": "subnet-1a2b", "manage_password": true},
+		"bucket": {"name": "assets"},
+	}
+	defs := repoPath(t, componentsDir)
+	for _, tc := range cases {
+		for _, value := range tc.values {
+			props := maps.Clone(good[tc.typ])
+			props[tc.property] = value
+			desc := fmt.Sprint(value)
+			if len(desc) > 40 {
+				desc = fmt.Sprintf("%.40s... (%d bytes)", desc, len(desc))
+			}
+			t.Run(fmt.Sprintf("%s %s=%s", tc.typ, tc.property, desc), func(t *testing.T) {
+				t.Parallel()
+				_, err := dryRun(t, defs, app(t, tc.typ, props))
+				cloudErr := tc.rule(value)
+				switch {
+				case err == nil && cloudErr != nil:
+					t.Errorf("the definition accepts what mycloud refuses: %v", cloudErr)
+				case err != nil && cloudErr == nil:
+					t.Errorf("the definition refuses what mycloud accepts: %v", err)
+				case err != nil && !strings.Contains(err.Error(), "check."+tc.property+": "):
+					t.Errorf("the definition refuses it, but not at check.%s: %v", tc.property, err)
+				}
+			})
+		}
+	}
 }

@@ -42,11 +42,17 @@ const stepsDir = "addons/vela-infra/definitions"
 var steps = []string{"infra-import", "infra-drift", "infra-plan", "infra-approve"}
 
 // stepTemplate is a step definition's template as vela def apply stores it
-// in the WorkflowStepDefinition (spec.schematic.cue.template): the file's
-// imports and the fields of its template.
+// in the WorkflowStepDefinition.
 func stepTemplate(t *testing.T, name string) string {
 	t.Helper()
-	rel := stepsDir + "/" + name + ".cue"
+	return definitionTemplate(t, stepsDir+"/"+name+".cue")
+}
+
+// definitionTemplate is the template of the definition in the file rel as
+// vela def apply stores it (spec.schematic.cue.template): the file's
+// imports and the fields of its template.
+func definitionTemplate(t *testing.T, rel string) string {
+	t.Helper()
 	src, err := os.ReadFile(repoPath(t, rel))
 	if err != nil {
 		t.Fatal(err)
@@ -284,6 +290,7 @@ func TestStepBranches(t *testing.T) {
 	drift := map[string]any{"add": int64(0), "change": int64(1), "destroy": int64(0)}
 	const diff = "1 to add, 2 to change, 0 to destroy:\n  ~ mycloud_mysql.this"
 	const unknownComponent = `component "x" is not a component of application shop: name one of db`
+	const noComponent = `parameter component is missing: name the mycloud-* component of application shop to work on, one of db`
 	nothingApplied := func(t *testing.T, objs []*unstructured.Unstructured) {
 		if len(objs) != 0 {
 			t.Errorf("applied %v", objs)
@@ -319,6 +326,28 @@ func TestStepBranches(t *testing.T) {
 			wantPhase: failed, wantReason: wftypes.StatusReasonAction,
 			wantMessage: "resources must list at least one {address, id}, such as {address: mycloud_vpc.this, id: vpc-1a2b3c4d}",
 			wantApplied: nothingApplied,
+		},
+		// No component: the step names the parameter (CUE alone would fail
+		// with "nodeContext out of sync").
+		"drift: no component": {
+			step: "infra-drift", properties: map[string]any{},
+			wantPhase: failed, wantReason: wftypes.StatusReasonAction,
+			wantMessage: noComponent, wantApplied: nothingApplied,
+		},
+		"import: no component": {
+			step: "infra-import", properties: map[string]any{"resources": importProps["resources"]},
+			wantPhase: failed, wantReason: wftypes.StatusReasonAction,
+			wantMessage: noComponent, wantApplied: nothingApplied,
+		},
+		"plan: no component": {
+			step: "infra-plan", properties: map[string]any{},
+			wantPhase: failed, wantReason: wftypes.StatusReasonAction,
+			wantMessage: noComponent, wantApplied: nothingApplied,
+		},
+		"approve: no component": {
+			step: "infra-approve", properties: map[string]any{},
+			wantPhase: failed, wantReason: wftypes.StatusReasonAction,
+			wantMessage: noComponent, wantApplied: nothingApplied,
 		},
 		"drift: onDrift not one of its values": {
 			step: "infra-drift", properties: driftProps("explode"),

@@ -312,38 +312,6 @@ func TestImportThatWouldReplaceFailsTheStep(t *testing.T) {
 	}
 }
 
-// TestBadPropertiesAreRejectedNamingTheProperty: a component property
-// that breaks the module's rules fails before anything runs.
-func TestBadPropertiesAreRejectedNamingTheProperty(t *testing.T) {
-	setup(t)
-	before := len(cloud.Requests())
-	up(t, "badcidr", `apiVersion: core.oam.dev/v1beta1
-kind: Application
-metadata:
-  name: badcidr
-spec:
-  components:
-    - name: badcidr
-      type: mycloud-vpc
-      properties:
-        name: bad
-        cidr: 10.0.0.0/8
-  workflow:
-    steps:
-      - name: drift
-        type: infra-drift
-        properties:
-          component: badcidr
-`)
-	status := eventually(t, 2*time.Minute, "cidr", "status", "badcidr")
-	if !strings.Contains(status, "prefix length from /16 to /28") {
-		t.Errorf("vela status does not say what is wrong with cidr:\n%s", status)
-	}
-	if n := len(cloud.Requests()); n != before {
-		t.Fatalf("bad properties reached the cloud: %d requests", n-before)
-	}
-}
-
 // TestDriftCanFailTheWorkflow: onDrift: fail turns found drift into a
 // failed step whose message is the diff.
 func TestDriftCanFailTheWorkflow(t *testing.T) {

@@ -11,6 +11,13 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -60,24 +67,31 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	// Terraform records the hostname as a lock's holder; in a pod it is the
+	// pod's name.
+	hostname, err := os.Hostname()
+	if err != nil {
+		return fmt.Errorf("hostname: %w", err)
+	}
+	cfg := ctrl.GetConfigOrDie()
+	mgrOpts := ctrl.Options{
 		Scheme:                  scheme,
 		Client:                  controller.ClientOptions(),
 		Cache:                   controller.CacheOptions(*planNamespace),
 		Metrics:                 metricsserver.Options{BindAddress: *metricsAddr},
 		HealthProbeBindAddress:  *probeAddr,
 		LeaderElection:          *leaderElect,
-		LeaderElectionID:        "vela-infra-step-runner",
+		LeaderElectionID:        leaderElectionID,
 		GracefulShutdownTimeout: gracePeriod,
-	})
+	}
+	if *leaderElect && *podNamespace != "" {
+		if mgrOpts.LeaderElectionResourceLockInterface, err = podLeaderLock(cfg, scheme, *podNamespace, hostname); err != nil {
+			return err
+		}
+	}
+	mgr, err := ctrl.NewManager(cfg, mgrOpts)
 	if err != nil {
 		return err
-	}
-	// Terraform records the hostname as a lock's holder; in a pod it is the
-	// pod's name.
-	hostname, err := os.Hostname()
-	if err != nil {
-		return fmt.Errorf("hostname: %w", err)
 	}
 	runner := &terraform.Runner{
 		Bin: *terraformBin, WorkDir: *workDir, PluginCacheDir: *pluginCache, CLIConfigFile: *cliConfig,
@@ -112,4 +126,30 @@ func list(s string) []string {
 		}
 	}
 	return out
+}
+
+// leaderElectionID is the name of the leader election Lease.
+const leaderElectionID = "vela-infra-step-runner"
+
+// podLeaderLock is the leader election lock of a step-runner in a pod, held
+// under the pod's name rather than controller-runtime's hostname_<uuid>: a
+// container the kubelet restarts after a crash (kill -9, OOM) is the same
+// holder, so it leads again at once instead of waiting out the Lease
+// (15 s) its previous incarnation left. Two processes never share a pod
+// name at once: the kubelet starts a container again only after it died,
+// and a StatefulSet starts a pod again only after it is gone. Outside a pod
+// (no --pod-namespace) controller-runtime's own identity is kept, since two
+// processes on one host would share a hostname.
+func podLeaderLock(cfg *rest.Config, scheme *runtime.Scheme, namespace, podName string) (resourcelock.Interface, error) {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("leader election client: %w", err)
+	}
+	broadcaster := record.NewBroadcaster()
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events(namespace)})
+	return resourcelock.New(resourcelock.LeasesResourceLock, namespace, leaderElectionID, cs.CoreV1(), cs.CoordinationV1(),
+		resourcelock.ResourceLockConfig{
+			Identity:      podName,
+			EventRecorder: broadcaster.NewRecorder(scheme, corev1.EventSource{Component: leaderElectionID}),
+		})
 }

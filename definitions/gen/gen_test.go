@@ -53,12 +53,16 @@ func TestRefusesWhatItCannotMirror(t *testing.T) {
 		managed *managedPassword // base's when nil
 		want    string
 	}{
-		"validated variable without a rule": {without("storage_gib"), nil, `variable "storage_gib" has a validation block but definitions/gen has no rule`},
-		"sensitive variable without a rule": {without("admin_password"), nil, `sensitive variable "admin_password" needs a rule`},
-		"rule for a missing variable":       {with("size", rule{Valid: []string{"true"}}), nil, "rule for mysql.size, but definitions/modules/mysql/main.tf has no such variable"},
-		"rule with a second message":        {with("name", rule{Valid: []string{"true"}, Message: "must be short"}), nil, "sets a message, but the module's validation already has one"},
-		"rule without a condition":          {with("name", rule{}), nil, "the rule for mysql.name has no condition"},
-		"sensitive rule without a message":  {with("admin_password", rule{Valid: []string{"true"}}), nil, "the rule for mysql.admin_password needs a message"},
+		"validated variable without a rule":          {without("storage_gib"), nil, `variable "storage_gib" has a validation block but definitions/gen has no rule`},
+		"sensitive variable without a rule":          {without("admin_password"), nil, `sensitive variable "admin_password" needs a rule`},
+		"rule for a missing variable":                {with("size", rule{Valid: []string{"true"}}), nil, "rule for mysql.size, but definitions/modules/mysql/main.tf has no such variable"},
+		"rule with a second message":                 {with("name", rule{Valid: []string{"true"}, Message: "must be short"}), nil, "sets a message, but the module's validation already has one"},
+		"rule without a condition":                   {with("name", rule{}), nil, "the rule for mysql.name has no condition"},
+		"sensitive rule without a message":           {with("admin_password", rule{Valid: []string{"true"}}), nil, "the rule for mysql.admin_password needs a message"},
+		"only cloud checks for a validated variable": {with("storage_gib", rule{Cloud: []check{{Valid: "true", Message: "m"}}}), nil, "has only cloud checks, but the module validates it"},
+		"cloud check quoting a password": {with("admin_password", rule{Valid: []string{"true"}, Message: "m", Cloud: []check{{Valid: "true", MessageCUE: `"\({v})"`}}}), nil,
+			"quotes the value, which is sensitive"},
+		"cloud check with two messages": {with("tags", rule{Cloud: []check{{Valid: "true", Message: "m", MessageCUE: `"m"`}}}), nil, "needs a condition and one message"},
 		"managed password of no variable": {base.Rules, &managedPassword{Password: "root_password", Flag: "manage_admin_password"},
 			`managed password of mysql: definitions/modules/mysql/main.tf has no variable "root_password"`},
 		"managed password not sensitive": {base.Rules, &managedPassword{Password: "name", Flag: "manage_admin_password"},

@@ -21,6 +21,9 @@ type definition struct {
 	// ManagedPassword, when set, is the render-time check that exactly one
 	// of the password and its manage flag is given.
 	ManagedPassword *managedPasswordCheck
+	// IPv4Block: a check reads a CIDR block with the #IPv4Block helper,
+	// which needs the strings and strconv packages.
+	IPv4Block bool
 }
 
 // property is one module variable as a component property.
@@ -28,12 +31,21 @@ type property struct {
 	Name    string
 	CUEType string
 	Default string // CUE literal; empty when required or when the default is null
-	// Required properties are those whose variable has no default.
+	// Required properties are those whose variable has no default. They
+	// are declared with their plain type ("subnet_id: string"), never
+	// checked for presence: a property that inputs fill in from another
+	// component's output is absent when vela-core's admission webhook
+	// renders the component, and must be admitted then. Still absent when
+	// the workflow renders it, CUE reports the incomplete value at
+	// output.spec.variable.<property>.
 	Required bool
-	// Optional properties are declared "name?:": maps, which get their
-	// default in the output (a CUE default of {} would accept any struct),
-	// and variables whose default is null, left out of the output when
-	// not given so that the module's null applies.
+	// Optional properties are declared "name?:" and get their default,
+	// if any, in the output: every variable with a default (as a CUE
+	// default in the parameter, *1024 | number, a value of the wrong type
+	// would fail as "2 errors in empty disjunction" instead of naming the
+	// type, and a default of {} would accept any struct), and variables
+	// whose default is null, left out of the output when not given so that
+	// the module's null applies.
 	Optional  bool
 	Usage     string
 	TypeDoc   string
@@ -49,10 +61,12 @@ type managedPasswordCheck struct {
 }
 
 // check is one render-time check: when Valid does not hold, rendering fails
-// at check.<property> with Message.
+// at check.<property> with Message, or with MessageCUE, a CUE string
+// expression that may quote the value (never set for a sensitive one).
 type check struct {
-	Valid   string
-	Message string
+	Valid      string
+	Message    string
+	MessageCUE string
 }
 
 func newDefinition(c component, m *module) (*definition, error) {
@@ -77,12 +91,10 @@ func newDefinition(c component, m *module) (*definition, error) {
 			if p.Default, err = cueLiteral(v.Default); err != nil {
 				return nil, fmt.Errorf("%s: variable %q: default: %w", m.Path, v.Name, err)
 			}
-			if v.Type.IsMapType() {
-				if p.Default != "{}" {
-					return nil, fmt.Errorf("%s: variable %q: definitions/gen supports only {} as the default of a map", m.Path, v.Name)
-				}
-				p.Optional = true
+			if v.Type.IsMapType() && p.Default != "{}" {
+				return nil, fmt.Errorf("%s: variable %q: definitions/gen supports only {} as the default of a map", m.Path, v.Name)
 			}
+			p.Optional = true
 		}
 		r, ok := c.Rules[v.Name]
 		switch {
@@ -90,10 +102,12 @@ func newDefinition(c component, m *module) (*definition, error) {
 			return nil, fmt.Errorf("%s: variable %q has a validation block but definitions/gen has no rule for it", m.Path, v.Name)
 		case !ok && v.Sensitive:
 			return nil, fmt.Errorf("%s: sensitive variable %q needs a rule in definitions/gen (the module cannot validate it)", m.Path, v.Name)
-		case ok && len(r.Valid) == 0:
+		case ok && len(r.Valid) == 0 && len(r.Cloud) == 0:
 			return nil, fmt.Errorf("definitions/gen: the rule for %s.%s has no condition", c.Type, v.Name)
+		case ok && len(r.Valid) == 0 && len(v.ErrorMessages) > 0:
+			return nil, fmt.Errorf("definitions/gen: the rule for %s.%s has only cloud checks, but the module validates it: mirror its validation in Valid", c.Type, v.Name)
 		}
-		if ok {
+		if ok && len(r.Valid) > 0 {
 			msg := strings.Join(v.ErrorMessages, " ")
 			switch {
 			case r.Message != "" && msg != "":
@@ -106,12 +120,19 @@ func newDefinition(c component, m *module) (*definition, error) {
 			for _, cond := range r.Valid {
 				p.Checks = append(p.Checks, check{Valid: strings.ReplaceAll(cond, "{v}", "parameter."+v.Name), Message: msg})
 			}
+		}
+		if ok {
 			for _, cc := range r.Cloud {
-				if cc.Valid == "" || cc.Message == "" {
-					return nil, fmt.Errorf("definitions/gen: a cloud check of %s.%s needs a condition and a message", c.Type, v.Name)
+				if cc.Valid == "" || (cc.Message == "") == (cc.MessageCUE == "") {
+					return nil, fmt.Errorf("definitions/gen: a cloud check of %s.%s needs a condition and one message", c.Type, v.Name)
 				}
-				p.Checks = append(p.Checks, check{Valid: strings.ReplaceAll(cc.Valid, "{v}", "parameter."+v.Name), Message: cc.Message})
+				if cc.MessageCUE != "" && v.Sensitive {
+					return nil, fmt.Errorf("definitions/gen: a cloud check of %s.%s quotes the value, which is sensitive", c.Type, v.Name)
+				}
+				p.Checks = append(p.Checks, check{Valid: strings.ReplaceAll(cc.Valid, "{v}", "parameter."+v.Name),
+					Message: cc.Message, MessageCUE: strings.ReplaceAll(cc.MessageCUE, "{v}", "parameter."+v.Name)})
 			}
+			d.IPv4Block = d.IPv4Block || r.IPv4Block
 		}
 		d.Properties = append(d.Properties, p)
 	}
@@ -296,6 +317,13 @@ if _state != "" && (_observed == 0 || _observed >= _generation) {
 
 const definitionTemplate = `// Code generated by definitions/gen from {{.Module.Path}}; DO NOT EDIT.
 // Change the module or definitions/gen, then run: make generate
+{{- if .IPv4Block}}
+
+import (
+	"strconv"
+	"strings"
+)
+{{- end}}
 
 {{quote .Name}}: {
 	type:        "component"
@@ -336,6 +364,12 @@ template: {
 			hcl: _module
 			variable: {
 {{- range .Properties}}
+{{- $g := sensitiveGuard $ .}}
+{{- if $g}}
+				// Only with every required property given: vela-core logs the
+				// whole object when a value is incomplete.
+				{{$g}}{
+{{- end}}
 {{- if and .Optional .Default}}
 				if parameter.{{.Name}} == _|_ {
 					{{.Name}}: {{.Default}}
@@ -349,6 +383,9 @@ template: {
 				}
 {{- else}}
 				{{.Name}}: parameter.{{.Name}}
+{{- end}}
+{{- if $g}}
+				}
 {{- end}}
 {{- end}}
 			}
@@ -385,23 +422,25 @@ template: {
 	// the password policy, the zones) fails rendering here, at
 	// check.<property>, with the module's message (or the cloud's), before
 	// terraform-controller runs anything. A password is never echoed.
+	// Each property's checks run only when it is given (parameter.<p> !=
+	// _|_ is false for a required one that is absent, of plain type
+	// string). A required property that is absent is no error here: inputs
+	// may fill it in from another component's output, which vela-core's
+	// admission webhook does not do. Still absent when the workflow renders
+	// the component, it fails at output.spec.variable.<property> as an
+	// incomplete value.
 	check: {
 {{- range .Properties}}
 {{- $p := .}}
-{{- if .Required}}
-		if parameter.{{.Name}} == _|_ {
-			{{.Name}}: {{quote (printf "The %s is required." .Name)}} & false
-		}
-{{- end}}
-{{- if and .Optional .Checks}}
+{{- if .Checks}}
 		if parameter.{{.Name}} != _|_ {
 {{- end}}
 {{- range $i, $c := .Checks}}
 		{{guard $p $i}}if !({{$c.Valid}}) {
-			{{$p.Name}}: {{quote $c.Message}} & false
+			{{$p.Name}}: {{message $c}} & false
 		}{{unguard $p $i}}
 {{- end}}
-{{- if and .Optional .Checks}}
+{{- if .Checks}}
 		}
 {{- end}}
 {{- end}}
@@ -409,10 +448,13 @@ template: {
 		// Exactly one of the password and the flag: the module cannot say
 		// it (Terraform 1.5 validates one variable at a time), the provider
 		// says it at plan time, this says it before anything runs.
-		if parameter.{{.Password}} == _|_ && !parameter.{{.Flag}} {
+		if parameter.{{.Password}} == _|_ if parameter.{{.Flag}} == _|_ {
 			{{.Password}}: {{quote .Neither}} & false
 		}
-		if parameter.{{.Password}} != _|_ && parameter.{{.Flag}} {
+		if parameter.{{.Password}} == _|_ if parameter.{{.Flag}} != _|_ if parameter.{{.Flag}} == false {
+			{{.Password}}: {{quote .Neither}} & false
+		}
+		if parameter.{{.Password}} != _|_ if parameter.{{.Flag}} != _|_ if parameter.{{.Flag}} == true {
 			{{.Flag}}: {{quote .Both}} & false
 		}
 {{- end}}
@@ -451,13 +493,25 @@ template: {
 		deleteResource?: bool
 	})
 
+{{- if .IPv4Block}}
+
+	{{ipv4Block}}
+{{- end}}
+
 	// {{.Module.Path}}, verbatim.
 	_module: {{multiline 2 .Module.HCL}}
 }
 `
 
 var funcs = template.FuncMap{
-	"quote":        literal.String.Quote,
+	"quote": literal.String.Quote,
+	"message": func(c check) string {
+		if c.MessageCUE != "" {
+			return c.MessageCUE
+		}
+		return literal.String.Quote(c.Message)
+	},
+	"ipv4Block":    ipv4BlockHelper,
 	"multiline":    rawMultiline,
 	"healthPolicy": func() string { return strings.Trim(healthPolicy, "\n") },
 	"customStatus": func() string { return strings.Trim(customStatus, "\n") },
@@ -477,7 +531,28 @@ var funcs = template.FuncMap{
 		}
 		return b.String()
 	},
-	"unguard": func(_ property, i int) string { return strings.Repeat("\n}", i) },
+	"unguard":        func(_ property, i int) string { return strings.Repeat("\n}", i) },
+	"sensitiveGuard": sensitiveGuard,
+}
+
+// sensitiveGuard opens the ifs that keep a sensitive property out of the
+// output while a required property (another one) is absent. Absent when
+// the workflow renders the component, a required property leaves the
+// output incomplete, and vela-core (kubevela/workflow's
+// model.Instance.Unstructured) then logs the whole output object along
+// with the error: the password must not be in it. It returns "" for a
+// property that is not sensitive, or when there is no other required one.
+func sensitiveGuard(d *definition, p property) string {
+	if !p.Sensitive {
+		return ""
+	}
+	var b strings.Builder
+	for _, r := range d.Properties {
+		if r.Required && r.Name != p.Name {
+			b.WriteString("if parameter." + r.Name + " != _|_ ")
+		}
+	}
+	return b.String()
 }
 
 // rawMultiline renders s as a raw multi-line CUE string (#"""...."""#), its

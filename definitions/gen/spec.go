@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -43,9 +44,12 @@ type rule struct {
 	// module does not validate (a sensitive one) must set it.
 	Message string
 	// Cloud are checks of rules the cloud holds and the module's validation
-	// does not (which zones exist), each with its own message, read from
-	// internal/mycloud/rules. They are evaluated after Valid holds.
+	// does not (which zones exist, private ranges, host bits, tags), each
+	// with its own message, rendered from internal/mycloud/rules. They are
+	// evaluated in order after Valid holds. A rule may have only these.
 	Cloud []check
+	// IPv4Block: the checks use #IPv4Block (ipv4BlockHelper).
+	IPv4Block bool
 }
 
 // zoneRule: the module checks the shape of a zone; the cloud knows which
@@ -65,14 +69,110 @@ func zoneRule() rule {
 	}
 }
 
+// cidrShape is the CUE pattern of an IPv4 CIDR block whose prefix length is
+// from lo to hi: four octets 0-255 without leading zeros, then the prefix.
+func cidrShape(lo, hi int) string {
+	var bits []string
+	for b := lo; b <= hi; b++ {
+		bits = append(bits, strconv.Itoa(b))
+	}
+	octet := `(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])`
+	return `{v} =~ #"^(` + octet + `\.){3}` + octet + `/(` + strings.Join(bits, "|") + `)$"#`
+}
+
+// ipv4BlockHelper is the CUE definition the CIDR checks read a block with
+// (once its shape check has held): its address as a number, the number of
+// addresses in it, whether its address is the first of the block
+// (aligned), that first address as a block (network), and whether it lies
+// in one of the cloud's private ranges (rules.PrivateRanges).
+func ipv4BlockHelper() string {
+	var sizes []string
+	for b := 0; b <= 32; b++ {
+		sizes = append(sizes, strconv.FormatUint(1<<(32-b), 10))
+	}
+	var private []string
+	for _, r := range rules.PrivateRanges() {
+		a := r.Addr().As4()
+		base := uint64(a[0])<<24 | uint64(a[1])<<16 | uint64(a[2])<<8 | uint64(a[3])
+		size := uint64(1) << (32 - r.Bits())
+		private = append(private, fmt.Sprintf("(bits >= %d && div(addr, %d) == %d)", r.Bits(), size, base/size))
+	}
+	return `// An IPv4 CIDR block whose shape a check has held, read for the checks
+	// of the cloud's rules (internal/mycloud/rules).
+	#IPv4Block: {
+		cidr:    string
+		_parts:  strings.Split(cidr, "/")
+		_octets: [for o in strings.Split(_parts[0], ".") {strconv.Atoi(o)}]
+		addr:    _octets[0]*16777216 + _octets[1]*65536 + _octets[2]*256 + _octets[3]
+		bits:    strconv.Atoi(_parts[1])
+		size:    [` + strings.Join(sizes, ", ") + `][bits]
+		aligned: mod(addr, size) == 0
+		_first:  addr - mod(addr, size)
+		network: "\(div(_first, 16777216)).\(mod(div(_first, 65536), 256)).\(mod(div(_first, 256), 256)).\(mod(_first, 256))/\(bits)"
+		// In ` + privateNames() + `.
+		private: ` + strings.Join(private, " || ") + `
+	}`
+}
+
+func privateNames() string {
+	var names []string
+	for _, r := range rules.PrivateRanges() {
+		names = append(names, r.String())
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+// cidrRule: the module checks the shape and the prefix length; the cloud
+// also refuses a block with host bits set and, for a VPC, one outside the
+// private ranges.
+func cidrRule(lo, hi int, private bool) rule {
+	block := "(#IPv4Block & {cidr: {v}})"
+	r := rule{
+		Valid: []string{cidrShape(lo, hi)},
+		Cloud: []check{{
+			Valid:      block + ".aligned",
+			MessageCUE: `"The cidr \({v}) has host bits set: the block starts at \(` + block + `.network); use that."`,
+		}},
+		IPv4Block: true,
+	}
+	if private {
+		r.Cloud = append(r.Cloud, check{
+			Valid:      block + ".private",
+			MessageCUE: `"The cidr \({v}) is not a private IPv4 block: a VPC must lie inside ` + privateNames() + `."`,
+		})
+	}
+	return r
+}
+
+// tagsRule: the module takes any map of strings; the cloud limits the
+// number of tags and the length of keys and values (rules.Tags).
+func tagsRule() rule {
+	badKeys := fmt.Sprintf(`[for k, _ in {v} if len(k) < 1 || len(k) > %d {k}]`, rules.MaxTagKeyLen)
+	longValues := fmt.Sprintf(`[for k, x in {v} if len(x) > %d {k}]`, rules.MaxTagValueLen)
+	return rule{Cloud: []check{
+		{
+			Valid:      fmt.Sprintf(`len({v}) <= %d`, rules.MaxTags),
+			MessageCUE: fmt.Sprintf(`"The tags hold \(len({v})) tags: mycloud allows at most %d."`, rules.MaxTags),
+		},
+		{
+			Valid:      fmt.Sprintf(`len(%s) == 0`, badKeys),
+			MessageCUE: fmt.Sprintf(`"The tag key \"\(%s[0])\" must be 1-%d characters."`, badKeys, rules.MaxTagKeyLen),
+		},
+		{
+			Valid:      fmt.Sprintf(`len(%s) == 0`, longValues),
+			MessageCUE: fmt.Sprintf(`"The value of tag \"\(%s[0])\" is longer than %d characters, the most mycloud allows."`, longValues, rules.MaxTagValueLen),
+		},
+	}}
+}
+
 // The rules mirror the validation blocks of the modules in definitions/modules
 // (and, for passwords, which the modules leave unvalidated because Terraform
-// 1.5 echoes a rejected sensitive value, internal/mycloud/rules.Password).
+// 1.5 echoes a rejected sensitive value, internal/mycloud/rules.Password),
+// then add the cloud's own rules that need no lookup.
 var (
-	nameRule = rule{Valid: []string{`{v} =~ "^[a-z][a-z0-9-]{0,61}[a-z0-9]$"`}}
-	// IPv4 CIDR block: four octets 0-255 without leading zeros, then the prefix.
-	vpcCIDRRule    = rule{Valid: []string{`{v} =~ #"^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])/(1[6-9]|2[0-8])$"#`}}
-	subnetCIDRRule = rule{Valid: []string{`{v} =~ #"^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])/(1[6-9]|2[0-9])$"#`}}
+	nameRule       = rule{Valid: []string{`{v} =~ "^[a-z][a-z0-9-]{0,61}[a-z0-9]$"`}}
+	vpcCIDRRule    = cidrRule(rules.VPCMinBits, rules.VPCMaxBits, true)
+	subnetCIDRRule = cidrRule(rules.SubnetMinBits, rules.SubnetMaxBits, false)
 	subnetIDRule   = rule{Valid: []string{`{v} =~ "^subnet-[a-z0-9]+$"`}}
 	passwordRule   = rule{
 		// len counts bytes, as the cloud's policy does; the classes are
@@ -89,6 +189,7 @@ var components = []component{
 		Rules: map[string]rule{
 			"name": nameRule,
 			"cidr": vpcCIDRRule,
+			"tags": tagsRule(),
 		},
 	},
 	{
@@ -99,6 +200,7 @@ var components = []component{
 			"vpc_id": {Valid: []string{`{v} =~ "^vpc-[a-z0-9]+$"`}},
 			"cidr":   subnetCIDRRule,
 			"zone":   zoneRule(),
+			"tags":   tagsRule(),
 		},
 	},
 	{
@@ -111,6 +213,7 @@ var components = []component{
 			"instance_class": {Valid: []string{`{v} == "db.small" || {v} == "db.medium" || {v} == "db.large"`}},
 			"storage_gib":    {Valid: []string{`({v} & int) != _|_ && {v} >= 20 && {v} <= 16384`}},
 			"admin_password": passwordRule,
+			"tags":           tagsRule(),
 		},
 		ManagedPassword: &managedPassword{Password: "admin_password", Flag: "manage_admin_password"},
 	},
@@ -123,6 +226,7 @@ var components = []component{
 			"redis_version": {Valid: []string{`{v} == "6.2" || {v} == "7.0"`}},
 			"memory_mib":    {Valid: []string{`({v} & int) != _|_ && {v} >= 256 && {v} <= 65536`, `mod({v}, 256) == 0`}},
 			"password":      passwordRule,
+			"tags":          tagsRule(),
 		},
 		ManagedPassword: &managedPassword{Password: "password", Flag: "manage_password"},
 	},
@@ -152,6 +256,7 @@ var components = []component{
 		Rules: map[string]rule{
 			"name": {Valid: []string{`{v} =~ "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$" && {v} !~ #"\.\."#`}},
 			"acl":  {Valid: []string{`{v} == "private" || {v} == "public-read"`}},
+			"tags": tagsRule(),
 		},
 	},
 }

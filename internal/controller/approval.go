@@ -97,6 +97,9 @@ func (r *ApprovalReconciler) apply(ctx context.Context, obj *v1alpha1.InfraAppro
 		return p.fail("re-checking the approved plan", err)
 	}
 	if s := plan.Summarize(fresh.Plan); s.ID != approval.PlanID {
+		if s.Add+s.Change+s.Destroy+s.Import == 0 {
+			return r.alreadyApplied(ctx, obj, p, approval), nil
+		}
 		if err := r.show(ctx, obj, p, fresh.Plan, s); err != nil {
 			return outcome{}, err
 		}
@@ -121,16 +124,34 @@ func (r *ApprovalReconciler) apply(ctx context.Context, obj *v1alpha1.InfraAppro
 		return planChanged(obj, p, approval.PlanID), nil
 	}
 	s := obj.Status.Plan
+	msg := fmt.Sprintf("%s applied the approved plan %s to %s (approved by %s). %s", p.name(), s.ID, targetOf(obj, p), orUnknown(approval.By), footerOf(s))
+	return r.applied(ctx, obj, p, approval, msg), nil
+}
+
+// alreadyApplied is an approved plan whose re-check finds nothing left to
+// do: the target already is what the plan makes it. That is the apply of an
+// earlier run that ended (a step-runner killed after Terraform wrote the
+// state, before the status) or the same change made elsewhere; either way
+// the approved change is in effect, and nothing is applied again.
+func (r *ApprovalReconciler) alreadyApplied(ctx context.Context, obj *v1alpha1.InfraApproval, p *pass, approval *v1alpha1.Approval) outcome {
+	s := obj.Status.Plan
+	msg := fmt.Sprintf("%s: the approved plan %s (approved by %s) is already in effect on %s: the re-check finds nothing left to apply (an earlier run applied it and ended before it could report, or the change was made elsewhere). %s",
+		p.name(), s.ID, orUnknown(approval.By), targetOf(obj, p), footerOf(s))
+	return r.applied(ctx, obj, p, approval, msg)
+}
+
+// applied records the approval of an applied plan, with an Event.
+func (r *ApprovalReconciler) applied(ctx context.Context, obj *v1alpha1.InfraApproval, p *pass, approval *v1alpha1.Approval, msg string) outcome {
+	s := obj.Status.Plan
 	obj.Status.ApprovedPlanID = approval.PlanID
 	obj.Status.ApprovedBy = approval.By
 	obj.Status.ApprovedAt = now()
 	obj.Status.LastRunTime = obj.Status.ApprovedAt
-	msg := fmt.Sprintf("%s applied the approved plan %s to %s (approved by %s). %s", p.name(), s.ID, targetOf(obj, p), orUnknown(approval.By), footerOf(s))
 	r.Recorder.Event(obj, corev1.EventTypeNormal, v1alpha1.ReasonApplied, msg)
-	log.FromContext(ctx).Info("applied approved plan", "configuration", p.res.Configuration.Name, "plan", s.ID, "by", approval.By)
+	log.FromContext(ctx).Info("approved plan in effect", "configuration", p.res.Configuration.Name, "plan", s.ID, "by", approval.By)
 	return succeeded(v1alpha1.ReasonApplied, msg,
 		condition(v1alpha1.ConditionApproved, metav1.ConditionTrue, v1alpha1.ReasonSucceeded, "plan "+s.ID+" approved by "+orUnknown(approval.By)),
-		condition(v1alpha1.ConditionApplied, metav1.ConditionTrue, v1alpha1.ReasonApplied, msg)), nil
+		condition(v1alpha1.ConditionApplied, metav1.ConditionTrue, v1alpha1.ReasonApplied, msg))
 }
 
 // planChanged voids an approval given for an earlier plan and shows the

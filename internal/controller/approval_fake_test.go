@@ -42,6 +42,8 @@ func TestFakeApproval(t *testing.T) {
 			now.ID + " awaits approval. " + now.Diff
 	}
 	appliedMsg := name + " applied the approved plan " + shown.ID + " to " + target + " (approved by " + by + "). " + footer
+	inEffect := name + ": the approved plan " + shown.ID + " (approved by " + by + ") is already in effect on " + target +
+		": the re-check finds nothing left to apply (an earlier run applied it and ended before it could report, or the change was made elsewhere). " + footer
 	cases := map[string]struct {
 		shown []planReply
 		// approve is the plan id approved after the first run ("" runs
@@ -84,6 +86,13 @@ func TestFakeApproval(t *testing.T) {
 			Conditions: waitingWith(v1alpha1.ReasonPlanChanged, planChanged("0123abcd", shown),
 				v1alpha1.ConditionApproved, "False PlanChanged: "+planChanged("0123abcd", shown), v1alpha1.ConditionPlanned, planned),
 		}},
+		"already in effect at the re-check: nothing applied, done": {shown: []planReply{show}, approve: shown.ID, second: []planReply{{plan: planOf(vpc(noop, "10.40.0.0/16", "10.40.0.0/16"))}}, want: observed{
+			Calls: []string{"plan recheck.tfplan"}, Done: true,
+			Conditions: readyWith(v1alpha1.ReasonApplied, inEffect,
+				v1alpha1.ConditionApproved, "True Succeeded: plan "+shown.ID+" approved by "+by,
+				v1alpha1.ConditionApplied, "True Applied: "+inEffect, v1alpha1.ConditionPlanned, planned),
+			Events: []string{"Normal Applied " + inEffect},
+		}},
 		"plan changed at the re-check: nothing applied": {shown: []planReply{show}, approve: shown.ID, second: []planReply{changed}, want: observed{
 			Calls: []string{"plan recheck.tfplan"},
 			Conditions: waitingWith(v1alpha1.ReasonPlanChanged, planChanged(shown.ID, newer),
@@ -98,7 +107,7 @@ func TestFakeApproval(t *testing.T) {
 		"apply fails": {shown: []planReply{show}, approve: shown.ID, second: []planReply{show}, applyErr: tfErr(terraform.ReasonFailed, "boom"), want: observed{
 			Calls: []string{"plan recheck.tfplan", applied}, Result: after(4 * time.Second),
 			Conditions: stalledWith(v1alpha1.ReasonTerraformFailed,
-				name+": applying the approved plan of Configuration network failed: boom; retrying; the full Terraform output is in ConfigMap infraapproval-approve-output",
+				name+": applying the approved plan of Configuration network failed: boom; the full Terraform output is in ConfigMap infraapproval-approve-output; the step-runner runs it again in 4s, or at once after `vela workflow restart`",
 				v1alpha1.ConditionApproved, "False AwaitingApproval: "+awaiting, v1alpha1.ConditionPlanned, planned),
 		}},
 		"re-check fails": {shown: []planReply{show}, approve: shown.ID, second: []planReply{{err: tfErr(terraform.ReasonLockHeld, "lock")}}, want: observed{

@@ -56,7 +56,7 @@ func TestFakeDrift(t *testing.T) {
 		"the check fails": {plans: []planReply{{plan: drifted, changes: true}, {err: tfErr(terraform.ReasonProviderCrashed, "plugin exited")}}, want: observed{
 			Calls: []string{refresh, "plan corrective.tfplan"}, Result: after(4 * time.Second),
 			Conditions: stalledWith(v1alpha1.ReasonProviderCrashed,
-				"InfraDrift team/check: drift check of Configuration network failed: the provider crashed (plugin exited); retrying; the full Terraform output is in ConfigMap infradrift-check-output"),
+				"InfraDrift team/check: drift check of Configuration network failed: the provider crashed (plugin exited); the full Terraform output is in ConfigMap infradrift-check-output; the step-runner runs it again in 4s, or at once after `vela workflow restart`"),
 		}},
 		"an interval schedules the next check": {interval: time.Minute, plans: []planReply{{}}, want: observed{
 			Calls: []string{refresh}, Done: true, Result: after(time.Minute),

@@ -189,7 +189,7 @@ func newFakeEnv(t *testing.T, objs ...client.Object) *fakeEnv {
 			},
 		}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: fakeNS, Name: "creds"}, Data: map[string][]byte{
-			"credentials": []byte("MYCLOUD_ACCESS_KEY: AKFAKE\nMYCLOUD_SECRET_KEY: fake-secret-key\n"),
+			"credentials": []byte("MYCLOUD_ENDPOINT: http://127.0.0.1:8480\nMYCLOUD_ACCESS_KEY: AKFAKE\nMYCLOUD_SECRET_KEY: fake-secret-key\n"),
 		}},
 	}
 	c := fake.NewClientBuilder().WithScheme(scheme).

@@ -75,8 +75,10 @@ func (r *ImportReconciler) ownedElsewhere(ctx context.Context, obj *v1alpha1.Inf
 }
 
 // addressRE accepts resource addresses such as mycloud_vpc.this,
-// module.net.mycloud_vpc.this and mycloud_bucket.b["x"] / [0].
-var addressRE = regexp.MustCompile(`^(module\.[A-Za-z_][\w-]*(\[[^\]]+\])?\.)*[A-Za-z_][\w-]*\.[A-Za-z_][\w-]*(\[("[^"]*"|\d+)\])?$`)
+// module.net.mycloud_vpc.this and mycloud_bucket.b["x"] / [0]; a key is a
+// plain string (no escape, template or control character), which the import
+// block's `to` reads as written (FuzzValidateImport).
+var addressRE = regexp.MustCompile(`^(module\.[A-Za-z_][\w-]*(\[("[^"\\$%\x00-\x1f\x7f]*"|\d+)\])?\.)*[A-Za-z_][\w-]*\.[A-Za-z_][\w-]*(\[("[^"\\$%\x00-\x1f\x7f]*"|\d+)\])?$`)
 
 // idRE rejects ids that cannot be cloud ids (blank, spaces, quotes, newlines).
 var idRE = regexp.MustCompile(`^[^\s"'\\]{1,256}$`)
@@ -85,7 +87,7 @@ func validateImport(obj *v1alpha1.InfraImport) error {
 	seen := map[string]int{}
 	for i, res := range obj.Spec.Resources {
 		field := fmt.Sprintf("spec.resources[%d]", i)
-		if !addressRE.MatchString(res.Address) {
+		if !addressRE.MatchString(res.Address) || !utf8.ValidString(res.Address) {
 			return invalidSpec("InfraImport %s/%s: %s.address %q is not a Terraform resource address such as mycloud_vpc.this",
 				obj.Namespace, obj.Name, field, res.Address)
 		}
@@ -194,7 +196,7 @@ func precheck(ctx context.Context, obj *v1alpha1.InfraImport, p *pass, toImport 
 func restore(ctx context.Context, p *pass, backup string, o outcome, err error) (outcome, error) {
 	if pushErr := p.ws.PushState(ctx, backup); pushErr != nil {
 		return notReady(v1alpha1.ReasonTerraformFailed, fmt.Sprintf(
-			"%s: restoring the state after a failed import failed (%v); inspect it with terraform state list before retrying", p.name(), pushErr)), nil
+			"%s: restoring the state after a failed import failed (%v); inspect it with terraform state list", p.name(), pushErr)), nil
 	}
 	return o, err
 }

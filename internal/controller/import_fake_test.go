@@ -34,7 +34,7 @@ func TestFakeImport(t *testing.T) {
 		restored  = []string{"state", "plan import-check.tfplan imports=mycloud_vpc.this", "state pull", "import mycloud_vpc.this vpc-legacy01", "state push {\"serial\":1}"}
 		imported  = []string{"state", "plan import-check.tfplan imports=mycloud_vpc.this", "state pull", "import mycloud_vpc.this vpc-legacy01", "plan"}
 	)
-	restoreFailed := name + ": restoring the state after a failed import failed (terraform state push: push failed); inspect it with terraform state list before retrying"
+	restoreFailed := name + ": restoring the state after a failed import failed (terraform state push: push failed); inspect it with terraform state list; the step-runner runs it again in 4s, or at once after `vela workflow restart`"
 	adopted := func(n, already int, rest string) string {
 		return name + " adopted " + itoa(n) + " resource(s) into Configuration network (" + itoa(already) + " already there); " + rest
 	}

@@ -42,8 +42,9 @@ func (rt *Runtime) open(ctx context.Context, p *pass) (outcome, error) {
 		return notReady(v1alpha1.ReasonWaitingForApply, fmt.Sprintf("%s waits for terraform-controller's running apply Job %s of Configuration %s",
 			p.name(), res.ApplyJob, res.Configuration.Name)), nil
 	}
+	rt.releaseStaleFirst(ctx, p)
 	p.prog.start(ctx, rt.Client, p.obj, "running Terraform for Configuration "+res.Configuration.Name, rt.progressAfter())
-	ws, err := rt.Workspaces.Open(ctx, res.Target)
+	ws, err := rt.Workspaces.Open(ctx, withIdempotencyScope(res.Target))
 	if err != nil {
 		var te *terraform.Error
 		if errors.As(err, &te) {
@@ -87,4 +88,23 @@ func (rt *Runtime) progressAfter() time.Duration {
 		return 2 * time.Second
 	}
 	return rt.ProgressAfter
+}
+
+// envIdempotencyScope is the mycloud provider's MYCLOUD_IDEMPOTENCY_SCOPE
+// (internal/mycloud/provider, EnvIdempotencyScope).
+const envIdempotencyScope = "MYCLOUD_IDEMPOTENCY_SCOPE"
+
+// withIdempotencyScope gives Terraform the scope of the mycloud provider's
+// idempotent creates: one per target state (its Configuration's namespace
+// and name), so a run after a crash adopts what the crashed run created
+// instead of creating it twice. It replaces any such entry of the Provider's
+// credentials: a tenant cannot choose another target's scope.
+func withIdempotencyScope(t terraform.Target) terraform.Target {
+	env := make(map[string]string, len(t.Env)+1)
+	for k, v := range t.Env {
+		env[k] = v
+	}
+	env[envIdempotencyScope] = "vela-infra/" + t.Key
+	t.Env = env
+	return t
 }

@@ -108,9 +108,29 @@ var terraformFailures = map[string]struct{ reason, format string }{
 	terraform.ReasonInvalidConfig:   {v1alpha1.ReasonInvalidConfiguration, "%[1]s failed: %[2]s; fix the component or step parameters%[3]s"},
 	terraform.ReasonInvalidInput:    {v1alpha1.ReasonInvalidConfiguration, "%[1]s failed: %[2]s; fix the component or step parameters%[3]s"},
 	terraform.ReasonUnknownAddress:  {v1alpha1.ReasonInvalidConfiguration, "%[1]s failed: %[2]s; fix the component or step parameters%[3]s"},
-	terraform.ReasonProviderCrashed: {v1alpha1.ReasonProviderCrashed, "%[1]s failed: the provider crashed (%[2]s); retrying%[3]s"},
+	terraform.ReasonProviderCrashed: {v1alpha1.ReasonProviderCrashed, "%[1]s failed: the provider crashed (%[2]s)%[3]s"},
 	terraform.ReasonStalePlan:       {v1alpha1.ReasonPlanChanged, "%[1]s failed: %[2]s; a new plan must be shown and approved%[3]s"},
-	terraform.ReasonFailed:          {v1alpha1.ReasonTerraformFailed, "%[1]s failed: %[2]s; retrying%[3]s"},
+	terraform.ReasonFailed:          {v1alpha1.ReasonTerraformFailed, "%[1]s failed: %[2]s%[3]s"},
+}
+
+// runAgain ends the message of a run that failed for a reason with no fix
+// to name (a Terraform failure, a provider crash) and that the step-runner
+// runs again later: the object is Stalled, so its workflow step has
+// failed, and a step that failed must not say "retrying"; it says when the
+// step-runner runs the object again and how to run the step at once (the
+// restarted step applies the object for a new request, which runs it).
+// %s is the wait.
+const runAgain = "; the step-runner runs it again in %s, or at once after `vela workflow restart`"
+
+// sayWhenAgain ends o's message with runAgain when o is such a failure.
+func (rt *Runtime) sayWhenAgain(o outcome) outcome {
+	if !o.reported() || o.ready || (o.reason != v1alpha1.ReasonTerraformFailed && o.reason != v1alpha1.ReasonProviderCrashed) {
+		return o
+	}
+	if p := policyOf(o.reason); p.stall && p.retry > 0 {
+		o.message += fmt.Sprintf(runAgain, time.Duration(p.retry)*rt.retryAfter())
+	}
+	return o
 }
 
 // specError is a step-run object's spec that cannot succeed as it is.
@@ -165,10 +185,9 @@ func (rt *Runtime) lockHeld(ctx context.Context, p *pass, o outcome) outcome {
 	if o.lockedOut == "" || rt.Locks == nil || p.res == nil || p.res.StateLock.Name == "" {
 		return o
 	}
-	logger := log.FromContext(ctx).WithValues("lease", p.res.StateLock.String())
 	lock, err := rt.Locks.Inspect(ctx, p.res.StateLock)
 	if err != nil {
-		logger.Error(err, "could not tell who holds the state lock")
+		log.FromContext(ctx).Error(err, "could not tell who holds the state lock", "lease", p.res.StateLock.String())
 		return o
 	}
 	now := rt.Locks.Clock()
@@ -176,14 +195,25 @@ func (rt *Runtime) lockHeld(ctx context.Context, p *pass, o outcome) outcome {
 		o.message = fmt.Sprintf(terraformFailures[terraform.ReasonLockHeld].format, o.lockedOut, "", "", lock.Describe(now))
 		return o
 	}
-	if err := rt.Locks.Release(ctx, lock); apierrors.IsConflict(err) {
-		// The Lease changed since it was read: whoever changed it wins, and
-		// the next run looks again.
-		logger.Info("the stale state lock changed before it was released: left alone")
+	if !rt.releaseStale(ctx, p, lock) {
 		return o
+	}
+	o.message = fmt.Sprintf(lockReleased, o.lockedOut, lock.Describe(now), lock.Gone)
+	o.retryNow = true
+	return o
+}
+
+// releaseStale releases the stale state lock of p's target, with a log line
+// and an Event, and reports whether it did: a Lease that changed since it
+// was read is left to whoever changed it.
+func (rt *Runtime) releaseStale(ctx context.Context, p *pass, lock *statelock.Lock) bool {
+	logger := log.FromContext(ctx).WithValues("lease", p.res.StateLock.String())
+	if err := rt.Locks.Release(ctx, lock); apierrors.IsConflict(err) {
+		logger.Info("the stale state lock changed before it was released: left alone")
+		return false
 	} else if err != nil {
 		logger.Error(err, "could not release a stale state lock")
-		return o
+		return false
 	}
 	info := lock.Info
 	cfg := p.res.Configuration.Namespace + "/" + p.res.Configuration.Name
@@ -191,7 +221,30 @@ func (rt *Runtime) lockHeld(ctx context.Context, p *pass, o outcome) outcome {
 		"operation", info.Operation, "lockID", info.ID, "why", lock.Gone)
 	rt.Recorder.Eventf(p.obj, corev1.EventTypeNormal, v1alpha1.ReasonStateLockReleased, "released the state lock of Configuration %s held by %s since %s (operation %s): %s",
 		cfg, info.Who, info.Created.UTC().Format(time.RFC3339), info.Operation, lock.Gone)
-	o.message = fmt.Sprintf(lockReleased, o.lockedOut, lock.Describe(now), lock.Gone)
-	o.retryNow = true
-	return o
+	return true
+}
+
+// releaseStaleFirst, before the first run of a target since this process
+// started, releases its state lock if a holder that is provably gone left
+// it: after a crash, the locks of the runs that were cut short are found
+// before Terraform waits --lock-timeout for them, not after. Later runs
+// only look when Terraform reports the lock held (lockHeld): a lock goes
+// stale only when its holder dies, and a holder that dies is this process
+// or a pod of the Deployment, whose successor starts here again.
+func (rt *Runtime) releaseStaleFirst(ctx context.Context, p *pass) {
+	if rt.Locks == nil || p.res.StateLock.Name == "" {
+		return
+	}
+	if _, seen := rt.lockChecked.LoadOrStore(p.res.StateLock, struct{}{}); seen {
+		return
+	}
+	lock, err := rt.Locks.Inspect(ctx, p.res.StateLock)
+	if err != nil {
+		log.FromContext(ctx).Error(err, "could not tell who holds the state lock", "lease", p.res.StateLock.String())
+		rt.lockChecked.Delete(p.res.StateLock)
+		return
+	}
+	if lock.State == statelock.Stale {
+		rt.releaseStale(ctx, p, lock)
+	}
 }

@@ -26,6 +26,8 @@ func TestFakeFailurePolicy(t *testing.T) {
 	const (
 		where = "InfraDrift team/check: drift check of Configuration network"
 		full  = "; the full Terraform output is in ConfigMap infradrift-check-output"
+		// again ends the message of a failure looked at again later.
+		again = "; the step-runner runs it again in 4s, or at once after `vela workflow restart`"
 		plan  = "plan drift.tfplan -refresh-only"
 	)
 	spec := func(json string) func(*v1alpha1.InfraDrift) {
@@ -76,7 +78,7 @@ func TestFakeFailurePolicy(t *testing.T) {
 		}},
 		"provider crashed": {planErr: tfErr(terraform.ReasonProviderCrashed, "Plugin did not respond"), want: observed{
 			Result: after(4 * time.Second), Calls: []string{plan},
-			Conditions: stalledWith(v1alpha1.ReasonProviderCrashed, where+" failed: the provider crashed (Plugin did not respond); retrying"+full),
+			Conditions: stalledWith(v1alpha1.ReasonProviderCrashed, where+" failed: the provider crashed (Plugin did not respond)"+full+again),
 		}},
 		"stale plan": {planErr: tfErr(terraform.ReasonStalePlan, "Saved plan is stale"), want: observed{
 			Calls:      []string{plan},
@@ -84,11 +86,11 @@ func TestFakeFailurePolicy(t *testing.T) {
 		}},
 		"generic failure": {planErr: tfErr(terraform.ReasonFailed, "something else"), want: observed{
 			Result: after(4 * time.Second), Calls: []string{plan},
-			Conditions: stalledWith(v1alpha1.ReasonTerraformFailed, where+" failed: something else; retrying"+full),
+			Conditions: stalledWith(v1alpha1.ReasonTerraformFailed, where+" failed: something else"+full+again),
 		}},
 		"a reason the table does not know is a generic failure": {planErr: tfErr("Novel", "new"), want: observed{
 			Result: after(4 * time.Second), Calls: []string{plan},
-			Conditions: stalledWith(v1alpha1.ReasonTerraformFailed, where+" failed: new; retrying"+full),
+			Conditions: stalledWith(v1alpha1.ReasonTerraformFailed, where+" failed: new"+full+again),
 		}},
 		"terraform init fails": {openErr: &terraform.Error{Op: "init", Reason: terraform.ReasonInvalidConfig, Summary: "Unclosed configuration block", Output: "init output"}, want: observed{
 			Done:       true,

@@ -6,14 +6,16 @@
 // Every reconcile has the same shape (reconcileStep): read the object, skip
 // it when nothing is due, check its spec, open the target's workspace, run
 // the kind's step, keep the run's output, look at who holds a state lock
-// the run found held (policy.go, lockHeld), compute the conditions from the
-// run's outcome (conditions.go) with the failure policy (policy.go), and
-// patch the status once.
+// the run found held (policy.go, lockHeld), delete the empty state a failed
+// run left for a component not deployed (emptystate.go), compute the
+// conditions from the run's outcome (conditions.go) with the failure policy
+// (policy.go), and patch the status once.
 package controller
 
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -56,6 +58,10 @@ type Runtime struct {
 	// VariablesNamespace keeps the variables Secrets the workflow steps
 	// write (variables.go); empty: each object's own namespace.
 	VariablesNamespace string
+
+	// lockChecked holds the state lock Leases looked at before a first run
+	// (releaseStaleFirst).
+	lockChecked sync.Map
 }
 
 // register adds a controller for one step-run kind: reconciled when its
@@ -147,7 +153,10 @@ func (rt *Runtime) reconcileStep(ctx context.Context, key types.NamespacedName, 
 	p := &pass{obj: obj, gvk: gvk}
 	before := obj.DeepCopyObject().(client.Object)
 	o, err := rt.runStep(ctx, p, s)
-	o = rt.lockHeld(ctx, p, o)
+	o = rt.sayWhenAgain(rt.lockHeld(ctx, p, o))
+	if err == nil && o.reported() && !o.ready && policyOf(o.reason).stall {
+		rt.dropEmptyState(ctx, p)
+	}
 	setConditions(obj, o, p.noted)
 	// The final status is a patch against what the API server holds: the
 	// Progressing status when that was written, else the object as read.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,6 +114,9 @@ func TestFakeStateLockHeld(t *testing.T) {
 			}
 			e.rt.Locks = &statelock.Locks{Client: interceptor.NewClient(e.c.(client.WithWatch), tc.funcs),
 				World: statelock.Cluster{Client: e.c, Identity: id}, Now: func() time.Time { return now }}
+			// Not the first run of the target since the step-runner started:
+			// the lock is looked at once Terraform finds it held.
+			e.rt.lockChecked.Store(key, struct{}{})
 			e.ws.plans = []planReply{{err: tfErr(terraform.ReasonLockHeld, "Error acquiring the state lock")}}
 			tc.want.Calls = []string{"plan drift.tfplan -refresh-only"}
 			got := e.reconcile(&DriftReconciler{Runtime: e.rt}, obj)
@@ -137,6 +141,65 @@ func TestFakeStateLockHeld(t *testing.T) {
 			e.ws.plans = []planReply{{}}
 			if got := e.reconcile(&DriftReconciler{Runtime: e.rt}, obj); !got.Done || got.Conditions[v1alpha1.ConditionReady] == "" {
 				t.Errorf("the retry: %+v", got)
+			}
+		})
+	}
+}
+
+// TestFakeStaleLockReleasedBeforeTheFirstRun: the first run of a target
+// after the step-runner started releases a lock its previous incarnation
+// left before Terraform runs (no wait of --lock-timeout), with an Event; a
+// live holder's lock is left for Terraform to wait on.
+func TestFakeStaleLockReleasedBeforeTheFirstRun(t *testing.T) {
+	const (
+		runnerNS = "vela-infra"
+		self     = "vela-infra-step-runner-7d9f8b6c5-self1"
+		lockID   = "4b0b2c3e-1f2a-4c5d-8e9f-0a1b2c3d4e5f"
+	)
+	var (
+		now = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+		key = types.NamespacedName{Namespace: fakeNS, Name: "lock-tfstate-default-" + fakeCfg}
+	)
+	for name, tc := range map[string]struct {
+		started      time.Time
+		wantReleased bool
+	}{
+		"held by this pod before it restarted: released first": {started: now.Add(-time.Minute), wantReleased: true},
+		"held by this process: left alone":                     {started: now.Add(-time.Hour)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			info, _ := json.Marshal(statelock.Info{ID: lockID, Operation: "OperationTypeApply", Who: "nonroot@" + self, Version: "1.5.7", Created: now.Add(-2 * time.Minute)})
+			holder := lockID
+			lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name,
+				Annotations: map[string]string{statelock.InfoAnnotation: string(info)}}, Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder}}
+			obj := &v1alpha1.InfraDrift{ObjectMeta: metav1.ObjectMeta{Namespace: fakeNS, Name: "check", Generation: 1},
+				Spec: v1alpha1.InfraDriftSpec{Target: v1alpha1.Target{ConfigurationName: fakeCfg}}}
+			e := newFakeEnv(t, lease, obj, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: runnerNS, Name: self}})
+			e.rt.Locks = &statelock.Locks{Client: e.c, Now: func() time.Time { return now },
+				World: statelock.Cluster{Client: e.c, Identity: statelock.Identity{Namespace: runnerNS, PodName: self, Started: tc.started}}}
+			released := func() bool {
+				var l coordinationv1.Lease
+				if err := e.c.Get(context.Background(), key, &l); err != nil {
+					t.Fatal(err)
+				}
+				return l.Spec.HolderIdentity == nil
+			}
+			e.ws.during = func() {
+				if got := released(); got != tc.wantReleased {
+					t.Errorf("when Terraform ran, the lock was released: %v, want %v", got, tc.wantReleased)
+				}
+			}
+			e.ws.plans = []planReply{{}}
+			got := e.reconcile(&DriftReconciler{Runtime: e.rt}, obj)
+			if !got.Done {
+				t.Errorf("the drift check did not finish: %+v", got)
+			}
+			wantEvents := 0
+			if tc.wantReleased {
+				wantEvents = 1
+			}
+			if n := len(got.Events); n != wantEvents || (n == 1 && !strings.HasPrefix(got.Events[0], "Normal StateLockReleased released the state lock of Configuration team/network held by nonroot@"+self)) {
+				t.Errorf("events %q, want %d StateLockReleased", got.Events, wantEvents)
 			}
 		})
 	}

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/vela-infra/vela-infra/internal/target"
 	"github.com/vela-infra/vela-infra/pkg/apis/infra/v1alpha1"
 )
 
@@ -66,6 +67,10 @@ func (rt *Runtime) variables(ctx context.Context, p *pass) (map[string]any, *out
 	}
 	key := rt.variablesKey(p.gvk.Kind, client.ObjectKeyFromObject(p.obj))
 	st.VariablesSecret = key.String()
+	// A spec that can never be run is refused before it waits.
+	if err := target.CheckVariablesFrom(t); err != nil {
+		return nil, nil, err
+	}
 	var secret corev1.Secret
 	err := rt.Client.Get(ctx, key, &secret)
 	if err != nil && !apierrors.IsNotFound(err) {

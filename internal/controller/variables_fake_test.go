@@ -40,6 +40,7 @@ func TestFakeVariablesFromSecret(t *testing.T) {
 		}
 	}
 	clean := "Configuration team/network has no drift: the cloud matches the Terraform state"
+	const bothVars = "spec.target.spec.variable must be empty when spec.target.variablesFrom is Secret: the variables come from the Secret status.variablesSecret names; remove one of the two"
 	cases := map[string]struct {
 		secret   *corev1.Secret
 		specVars string
@@ -60,7 +61,12 @@ func TestFakeVariablesFromSecret(t *testing.T) {
 			Conditions: stalledWith(v1alpha1.ReasonInvalidSpec, `InfraDrift team/check: the key "variables" of the variables Secret vela-system/tfvars-infradrift.team.check is not a JSON object`),
 		}},
 		"variables in the spec too": {secret: written(request, `{"name":"shop"}`), specVars: `{"name":"other"}`, want: observed{Done: true,
-			Conditions: stalledWith(v1alpha1.ReasonInvalidSpec, "spec.target.spec.variable must be empty when spec.target.variablesFrom is Secret: the variables come from status.variablesSecret"),
+			Conditions: stalledWith(v1alpha1.ReasonInvalidSpec, bothVars),
+		}},
+		// Refused at once, not waited on (AwaitingVariables) for a Secret
+		// that no workflow step writes.
+		"variables in the spec, no Secret": {specVars: `{"name":"other"}`, want: observed{Done: true,
+			Conditions: stalledWith(v1alpha1.ReasonInvalidSpec, bothVars),
 		}},
 	}
 	for name, tc := range cases {

@@ -152,21 +152,7 @@ func multipleOf(step int64, inner func(any) error) func(any) error {
 	}
 }
 
-func checkTags(v any) error {
-	tags := v.(map[string]string)
-	if len(tags) > 50 {
-		return fmt.Errorf("has %d tags; at most 50 are allowed", len(tags))
-	}
-	for k, val := range tags {
-		if k == "" || len(k) > 128 {
-			return fmt.Errorf("key %q must be 1-128 characters", k)
-		}
-		if len(val) > 256 {
-			return fmt.Errorf("value of %q is longer than 256 characters", k)
-		}
-	}
-	return nil
-}
+func checkTags(v any) error { return rules.Tags(v.(map[string]string)) }
 
 var (
 	nameField = field{name: "name", typ: typeString, required: true, immutable: true, check: str(rules.Name)}

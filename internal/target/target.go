@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -86,6 +87,33 @@ func failed(reason, format string, args ...any) error {
 	return &Error{Reason: reason, Message: fmt.Sprintf(format, args...)}
 }
 
+// variablesBoth refuses inline variables next to variablesFrom: Secret.
+const variablesBoth = "spec.target.spec.variable must be empty when spec.target.variablesFrom is Secret: the variables come from the Secret status.variablesSecret names; remove one of the two"
+
+// CheckVariablesFrom refuses a target whose variables come from a Secret
+// (spec.target.variablesFrom: Secret) but whose spec is missing or has
+// variables of its own, before the step-runner waits for that Secret:
+// such a spec would otherwise wait for it (AwaitingVariables) forever when
+// no workflow step writes it.
+func CheckVariablesFrom(target v1alpha1.Target) error {
+	if target.VariablesFrom != v1alpha1.VariablesFromSecret {
+		return nil
+	}
+	if target.Spec == nil {
+		return failed(v1alpha1.ReasonInvalidSpec, "spec.target.variablesFrom is Secret, which needs spec.target.spec: the Configuration's own spec has its variables")
+	}
+	var spec struct {
+		Variable json.RawMessage `json:"variable"`
+	}
+	if err := json.Unmarshal(target.Spec.Raw, &spec); err != nil {
+		return nil // Resolve names what is wrong with the spec
+	}
+	if v := bytes.TrimSpace(spec.Variable); len(v) > 0 && !bytes.Equal(v, []byte("null")) && !bytes.Equal(v, []byte("{}")) {
+		return failed(v1alpha1.ReasonInvalidSpec, variablesBoth)
+	}
+	return nil
+}
+
 // Resolve resolves target for a step-run object in namespace, in phases:
 // the Configuration, what the tenant may do with it, its Provider's
 // credentials, then the rendered module. vars, when target.VariablesFrom
@@ -100,11 +128,11 @@ func (r *Resolver) Resolve(ctx context.Context, namespace string, target v1alpha
 		return nil, err
 	}
 	if target.VariablesFrom == v1alpha1.VariablesFromSecret {
-		if target.Spec == nil {
-			return nil, failed(v1alpha1.ReasonInvalidSpec, "spec.target.variablesFrom is Secret, which needs spec.target.spec: the Configuration's own spec has its variables")
+		if err := CheckVariablesFrom(target); err != nil {
+			return nil, err
 		}
 		if inSpec, err := tfcfg.RawExtension2Map(cfg.Spec.Variable); err != nil || len(inSpec) > 0 {
-			return nil, failed(v1alpha1.ReasonInvalidSpec, "spec.target.spec.variable must be empty when spec.target.variablesFrom is Secret: the variables come from status.variablesSecret")
+			return nil, failed(v1alpha1.ReasonInvalidSpec, variablesBoth)
 		}
 		raw, err := json.Marshal(vars)
 		if err != nil {
@@ -250,7 +278,38 @@ func (r *Resolver) credentials(ctx context.Context, cfg *tfv1beta2.Configuration
 		return nil, failed(v1alpha1.ReasonCredentialsInvalid,
 			"credentials of Provider %s/%s cannot be read: %v; check its Secret", ref.Namespace, ref.Name, err)
 	}
+	if missing := missingSettings(cfg, creds); len(missing) > 0 {
+		where := "its credentials Secret"
+		if c := provider.Spec.Credentials.SecretRef; c != nil {
+			where = fmt.Sprintf("its credentials Secret %s/%s (key %s)", c.Namespace, c.Name, c.Key)
+		}
+		return nil, failed(v1alpha1.ReasonCredentialsInvalid,
+			"credentials of Provider %s/%s have no %s: add %s to %s",
+			ref.Namespace, ref.Name, strings.Join(missing, ", "), strings.Join(missing, ", "), where)
+	}
 	return creds, nil
+}
+
+// mycloudSettings are the settings of the mycloud provider that come from
+// the environment, which is the Provider's credentials: the modules have no
+// provider block, and tenancy refuses one that would set them. Without one
+// of them Terraform fails with no word of the Secret ("Provider ...
+// requires explicit configuration").
+var mycloudSettings = []string{"MYCLOUD_ENDPOINT", "MYCLOUD_ACCESS_KEY", "MYCLOUD_SECRET_KEY"}
+
+// missingSettings lists the mycloud settings that creds lack (set but
+// empty counts as lacking), for a module that uses mycloud.
+func missingSettings(cfg *tfv1beta2.Configuration, creds map[string]string) []string {
+	if !strings.Contains(cfg.Spec.HCL, `"mycloud_`) {
+		return nil
+	}
+	var missing []string
+	for _, k := range mycloudSettings {
+		if strings.TrimSpace(creds[k]) == "" {
+			missing = append(missing, k)
+		}
+	}
+	return missing
 }
 
 // provider reads a Provider from the cache, and live when the cache does

@@ -2,6 +2,7 @@ package target
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -37,7 +38,7 @@ func cluster(t *testing.T, objs ...client.Object) client.Client {
 				SecretRef: &crossplane.SecretKeySelector{SecretReference: crossplane.SecretReference{Namespace: "team", Name: "creds"}, Key: "credentials"}},
 		}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "creds"}, Data: map[string][]byte{
-			"credentials": []byte("MYCLOUD_ACCESS_KEY: AKFAKE\nMYCLOUD_SECRET_KEY: the-secret-key\n"),
+			"credentials": []byte("MYCLOUD_ENDPOINT: http://127.0.0.1:8480\nMYCLOUD_ACCESS_KEY: AKFAKE\nMYCLOUD_SECRET_KEY: the-secret-key\n"),
 		}},
 	}
 	return fake.NewClientBuilder().WithScheme(s).WithObjects(append(base, objs...)...).Build()
@@ -61,7 +62,7 @@ type resolved struct {
 }
 
 func TestResolve(t *testing.T) {
-	env := map[string]string{"MYCLOUD_ACCESS_KEY": "AKFAKE", "MYCLOUD_SECRET_KEY": "the-secret-key"}
+	env := map[string]string{"MYCLOUD_ENDPOINT": "http://127.0.0.1:8480", "MYCLOUD_ACCESS_KEY": "AKFAKE", "MYCLOUD_SECRET_KEY": "the-secret-key"}
 	cases := map[string]struct {
 		objs     []client.Object
 		resolver Resolver
@@ -255,5 +256,62 @@ func TestTheEndpointIsNotRedacted(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"AKFAKE", "the-secret-key"}, res.Target.Secrets); diff != "" {
 		t.Errorf("redacted values (-want +got):\n%s", diff)
+	}
+}
+
+// TestCredentialsNameAMissingSetting: a Provider whose credentials lack a
+// setting the mycloud modules leave to the environment is refused naming
+// the setting and the Secret, before Terraform runs (whose own error,
+// "requires explicit configuration", names neither).
+func TestCredentialsNameAMissingSetting(t *testing.T) {
+	provider := &tfv1beta1.Provider{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "noendpoint"}, Spec: tfv1beta1.ProviderSpec{
+		Provider: "custom", Credentials: tfv1beta1.ProviderCredentials{Source: crossplane.CredentialsSourceSecret,
+			SecretRef: &crossplane.SecretKeySelector{SecretReference: crossplane.SecretReference{Namespace: "team", Name: "noendpoint-creds"}, Key: "credentials"}},
+	}}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "noendpoint-creds"}, Data: map[string][]byte{
+		"credentials": []byte("MYCLOUD_ENDPOINT: \"\"\nMYCLOUD_ACCESS_KEY: AKFAKE\nMYCLOUD_SECRET_KEY: the-secret-key\n"),
+	}}
+	spec := func(hcl string) v1alpha1.Target {
+		raw, err := json.Marshal(map[string]any{"hcl": hcl, "providerRef": map[string]any{"namespace": "team", "name": "noendpoint"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v1alpha1.Target{ConfigurationName: "network", Spec: &runtime.RawExtension{Raw: raw}}
+	}
+	r := Resolver{Client: cluster(t, provider, secret)}
+	_, err := r.Resolve(context.Background(), "team", spec(`resource "mycloud_vpc" "this" {}`), nil)
+	var te *Error
+	const want = "credentials of Provider team/noendpoint have no MYCLOUD_ENDPOINT: add MYCLOUD_ENDPOINT to its credentials Secret team/noendpoint-creds (key credentials)"
+	if !errors.As(err, &te) || te.Reason != v1alpha1.ReasonCredentialsInvalid || te.Message != want {
+		t.Errorf("err %v, want CredentialsInvalid: %s", err, want)
+	}
+}
+
+// TestVariablesFromSecretWithInlineVariables: inline variables next to
+// variablesFrom: Secret are refused naming both fields, not waited on.
+func TestVariablesFromSecretWithInlineVariables(t *testing.T) {
+	target := func(spec string) v1alpha1.Target {
+		return v1alpha1.Target{ConfigurationName: "network", VariablesFrom: v1alpha1.VariablesFromSecret, Spec: &runtime.RawExtension{Raw: []byte(spec)}}
+	}
+	for name, tc := range map[string]struct {
+		target v1alpha1.Target
+		want   string // "": accepted
+	}{
+		"inline variables":            {target: target(`{"hcl": "x", "variable": {"name": "a"}}`), want: "spec.target.spec.variable must be empty when spec.target.variablesFrom is Secret"},
+		"no spec":                     {target: v1alpha1.Target{ConfigurationName: "network", VariablesFrom: v1alpha1.VariablesFromSecret}, want: "spec.target.variablesFrom is Secret, which needs spec.target.spec"},
+		"empty variable":              {target: target(`{"hcl": "x", "variable": {}}`)},
+		"no variable":                 {target: target(`{"hcl": "x"}`)},
+		"variables not from a Secret": {target: v1alpha1.Target{ConfigurationName: "network", Spec: &runtime.RawExtension{Raw: []byte(`{"variable": {"name": "a"}}`)}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := CheckVariablesFrom(tc.target)
+			var te *Error
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tc.want != "" && (!errors.As(err, &te) || te.Reason != v1alpha1.ReasonInvalidSpec || !strings.Contains(te.Message, tc.want)):
+				t.Errorf("err %v, want InvalidSpec with %q", err, tc.want)
+			}
+		})
 	}
 }

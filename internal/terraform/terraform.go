@@ -62,6 +62,8 @@ type Runner struct {
 
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex
+	// initMu serialises terraform init across workspaces (Open).
+	initMu sync.Mutex
 	// tfs keeps one terraform-exec handle per workspace: a handle checks
 	// the Terraform version (`terraform version -json`, ~50 ms here) before
 	// its first command and caches it, so a fresh handle per run would pay
@@ -151,6 +153,15 @@ func (r *Runner) open(ctx context.Context, t Target) (*Workspace, error) {
 		env[k] = v
 	}
 	env["TF_PLUGIN_CACHE_DIR"] = r.PluginCacheDir
+	// A new workspace has no dependency lock file, and without this
+	// Terraform (1.4+) installs every provider into the cache again on
+	// init: it removes the cache entry and copies it back, while runs in
+	// other workspaces are reading it through their links ("could not read
+	// package directory"), and an init killed half-way leaves it gone. With
+	// it, an init links a provider the cache holds, and records its hash
+	// in the new lock file. The cache is this pod's own, filled only by its
+	// Terraform from the configured sources (the provider mirror).
+	env["TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE"] = "1"
 	env["CHECKPOINT_DISABLE"] = "1"
 	if r.CLIConfigFile != "" {
 		env["TF_CLI_CONFIG_FILE"] = r.CLIConfigFile
@@ -170,11 +181,16 @@ func (r *Runner) open(ctx context.Context, t Target) (*Workspace, error) {
 	ws := &Workspace{Dir: dir, target: t, tf: tf, out: out, runner: r}
 
 	stamp := initHash(t)
-	if old, err := os.ReadFile(filepath.Join(dir, initStamp)); err == nil && string(old) == stamp {
-		if _, err := os.Stat(filepath.Join(dir, ".terraform")); err == nil {
-			return ws, nil
-		}
+	if old, err := os.ReadFile(filepath.Join(dir, initStamp)); err == nil && string(old) == stamp && providersInstalled(dir) {
+		return ws, nil
 	}
+	// One init at a time: Terraform's plugin cache is not safe for
+	// concurrent use (an init re-installing a provider into the cache
+	// removes the directory other workspaces link to), and an init killed
+	// half-way leaves the cache entry gone, which providersInstalled then
+	// notices in every workspace that links to it.
+	r.initMu.Lock()
+	defer r.initMu.Unlock()
 	opts := []tfexec.InitOption{tfexec.Upgrade(false)}
 	for _, bc := range t.BackendConfig {
 		opts = append(opts, tfexec.BackendConfig(bc))
@@ -242,6 +258,39 @@ func (r *Runner) lockKey(key string) func() {
 	r.mu.Unlock()
 	m.Lock()
 	return m.Unlock
+}
+
+// providersInstalled reports whether the providers the workspace's last
+// init installed are all still there: with a plugin cache, each is a link
+// into the cache, which an interrupted init elsewhere may have emptied. A
+// workspace with no dependency lock file installed no provider.
+func providersInstalled(dir string) bool {
+	if _, err := os.Stat(filepath.Join(dir, ".terraform")); err != nil {
+		return false
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".terraform.lock.hcl")); errors.Is(err, fs.ErrNotExist) {
+		return true
+	}
+	providers := filepath.Join(dir, ".terraform", "providers")
+	found := false
+	err := filepath.WalkDir(providers, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		// host/namespace/type/version/os_arch: a package directory, or a
+		// link to one in the cache.
+		if rel, _ := filepath.Rel(providers, path); strings.Count(rel, string(filepath.Separator)) == 4 {
+			if _, err := os.Stat(path); err != nil {
+				return err
+			}
+			found = true
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+		}
+		return nil
+	})
+	return err == nil && found
 }
 
 // initHash changes when init must run again: the HCL (providers, backend)

@@ -205,3 +205,78 @@ func TestProviderTLS(t *testing.T) {
 		})
 	}
 }
+
+// TestInitAgainWhenTheCachedProviderIsGone: a workspace links its providers
+// into the shared plugin cache; when the cache entry is gone (an init killed
+// while re-installing it), the next run initialises again instead of
+// failing on "could not read package directory" for ever.
+func TestInitAgainWhenTheCachedProviderIsGone(t *testing.T) {
+	cloud := mycloudtest.Start(t, mycloudtest.Options{})
+	r := runner(t)
+	ctx := context.Background()
+	tg := target(cloud, map[string]any{"name": "main"})
+	ws, err := r.Open(ctx, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ws.Plan(ctx, terraform.PlanOptions{}); err != nil {
+		t.Fatalf("plan: %v\n%s", err, ws.Output())
+	}
+	ws.Close()
+
+	if err := os.RemoveAll(filepath.Join(r.PluginCacheDir, "registry.terraform.io")); err != nil {
+		t.Fatal(err)
+	}
+	pkg := filepath.Join(ws.Dir, ".terraform", "providers", "registry.terraform.io", "vela-infra", "mycloud", "0.1.0", "linux_amd64")
+	if _, err := os.Stat(pkg); err == nil {
+		t.Fatalf("%s still resolves with the cache emptied: the workspace does not link into the cache, so this test proves nothing", pkg)
+	}
+	ws, err = r.Open(ctx, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if _, err := ws.Plan(ctx, terraform.PlanOptions{}); err != nil {
+		t.Fatalf("plan after the cache entry went: %v\n%s", err, ws.Output())
+	}
+	if !strings.Contains(ws.Output(), "$ terraform init") {
+		t.Fatalf("the workspace was not initialised again:\n%s", ws.Output())
+	}
+}
+
+// TestNewWorkspaceLinksTheCachedProvider: initialising a second workspace
+// links the provider the cache already holds instead of installing it
+// again, which would remove the directory the first workspace's runs read.
+func TestNewWorkspaceLinksTheCachedProvider(t *testing.T) {
+	cloud := mycloudtest.Start(t, mycloudtest.Options{})
+	r := runner(t)
+	ctx := context.Background()
+	first := target(cloud, map[string]any{"name": "first"})
+	ws, err := r.Open(ctx, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.Close()
+	cached := filepath.Join(r.PluginCacheDir, "registry.terraform.io", "vela-infra", "mycloud", "0.1.0", "linux_amd64")
+	before, err := os.Lstat(cached)
+	if err != nil {
+		t.Fatalf("the provider is not in the cache: %v", err)
+	}
+	second := first
+	second.Key = "default/other"
+	ws, err = r.Open(ctx, second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if !strings.Contains(ws.Output(), "$ terraform init") {
+		t.Fatalf("the second workspace was not initialised:\n%s", ws.Output())
+	}
+	after, err := os.Lstat(cached)
+	if err != nil {
+		t.Fatalf("the cache entry is gone after the second init: %v", err)
+	}
+	if !os.SameFile(before, after) || !after.ModTime().Equal(before.ModTime()) {
+		t.Fatalf("the second init installed the provider into the cache again (%v, %v -> %v)", before.ModTime(), after.ModTime(), after.ModTime())
+	}
+}

@@ -1,7 +1,8 @@
-// Package rules holds mycloud's input rules (names, CIDR blocks, zones, the
-// password policy), shared by the simulator and the Terraform provider so the
-// two agree by construction. Each error says what is wrong, not which field:
-// the caller names the field.
+// Package rules holds mycloud's input rules (names, CIDR blocks, zones,
+// tags, the password policy), shared by the simulator, the Terraform
+// provider and the component definitions' render-time checks
+// (definitions/gen), so they agree by construction. Each error says what is
+// wrong, not which field: the caller names the field.
 package rules
 
 import (
@@ -50,17 +51,41 @@ func Zone(s string) error {
 	return nil
 }
 
+// Prefix lengths the cloud accepts: a VPC from /16 to /28, a subnet from
+// /16 to /29.
+const (
+	VPCMinBits    = 16
+	VPCMaxBits    = 28
+	SubnetMinBits = 16
+	SubnetMaxBits = 29
+)
+
+// privateRanges are the RFC 1918 blocks a VPC must lie in.
+var privateRanges = []netip.Prefix{
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.168.0.0/16"),
+}
+
+// PrivateRanges returns the blocks a VPC's block must lie in, in order.
+// definitions/gen renders the components' private-range check from it.
+func PrivateRanges() []netip.Prefix { return slices.Clone(privateRanges) }
+
 // VPCCIDR is the rule for a VPC's address block.
 func VPCCIDR(s string) error {
 	p, err := cidr(s)
 	if err != nil {
 		return err
 	}
-	if !p.Addr().IsPrivate() {
-		return fmt.Errorf("%s is not a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)", p)
+	if !slices.ContainsFunc(privateRanges, func(r netip.Prefix) bool { return r.Bits() <= p.Bits() && r.Contains(p.Addr()) }) {
+		names := make([]string, len(privateRanges))
+		for i, r := range privateRanges {
+			names[i] = r.String()
+		}
+		return fmt.Errorf("%s is not a private range (%s)", p, strings.Join(names, ", "))
 	}
-	if p.Bits() < 16 || p.Bits() > 28 {
-		return fmt.Errorf("prefix length /%d is outside /16 to /28", p.Bits())
+	if p.Bits() < VPCMinBits || p.Bits() > VPCMaxBits {
+		return fmt.Errorf("prefix length /%d is outside /%d to /%d", p.Bits(), VPCMinBits, VPCMaxBits)
 	}
 	return nil
 }
@@ -72,8 +97,8 @@ func SubnetCIDR(s string) error {
 	if err != nil {
 		return err
 	}
-	if p.Bits() < 16 || p.Bits() > 29 {
-		return fmt.Errorf("prefix length /%d is outside /16 to /29", p.Bits())
+	if p.Bits() < SubnetMinBits || p.Bits() > SubnetMaxBits {
+		return fmt.Errorf("prefix length /%d is outside /%d to /%d", p.Bits(), SubnetMinBits, SubnetMaxBits)
 	}
 	return nil
 }
@@ -87,6 +112,36 @@ func cidr(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, fmt.Errorf("%q has host bits set; did you mean %s?", s, p.Masked())
 	}
 	return p, nil
+}
+
+// Limits of a resource's tags.
+const (
+	MaxTags        = 50
+	MaxTagKeyLen   = 128 // bytes; a key has at least one
+	MaxTagValueLen = 256 // bytes
+)
+
+// Tags is the rule for a resource's tags: at most MaxTags, each key 1 to
+// MaxTagKeyLen bytes, each value at most MaxTagValueLen bytes. Keys are
+// checked in order, so the error is the same for the same tags.
+func Tags(tags map[string]string) error {
+	if len(tags) > MaxTags {
+		return fmt.Errorf("has %d tags; at most %d are allowed", len(tags), MaxTags)
+	}
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if k == "" || len(k) > MaxTagKeyLen {
+			return fmt.Errorf("key %q must be 1-%d characters", k, MaxTagKeyLen)
+		}
+		if len(tags[k]) > MaxTagValueLen {
+			return fmt.Errorf("value of %q is longer than %d characters", k, MaxTagValueLen)
+		}
+	}
+	return nil
 }
 
 // Password is the cloud's password policy. The error never echoes the value.

@@ -105,6 +105,11 @@ conntrack:
 `, c.path("kubeconfig", "kube-proxy.kubeconfig"), podCIDR, nodeName),
 	}
 	for p, content := range files {
+		// Unchanged files are left alone: kube-proxy exits when its
+		// configuration file is written.
+		if old, err := os.ReadFile(p); err == nil && string(old) == content {
+			continue
+		}
 		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 			return err
 		}

@@ -10,8 +10,10 @@
 // images, kubelet, kube-proxy), process.go (starting, finding and stopping
 // the processes), down.go (Down: containers, mounts, iptables rules),
 // pki.go and config.go (certificates, kubeconfigs, configuration files),
-// wait.go (bounded waits), platform.go (vela-core and terraform-controller)
-// and addons.go (the vela and kubectl CLIs, the repository's addons).
+// wait.go (bounded waits), platform.go (vela-core and terraform-controller),
+// webhook.go (vela-core's admission webhooks: certificate, CA bundle, a
+// check that kube-apiserver reaches them) and addons.go (the vela and
+// kubectl CLIs, the repository's addons).
 package localcluster
 
 import (

@@ -52,6 +52,9 @@ func (c *Cluster) writePKI() error {
 		{file: "kubelet", cn: "system:node:" + nodeName, orgs: []string{"system:nodes"}, client: true},
 		{file: "kubelet-serving", cn: nodeName, server: true, ips: []net.IP{net.ParseIP("127.0.0.1"), c.hostIP}, dns: []string{nodeName, "localhost"}},
 		{file: "kube-proxy", cn: "system:kube-proxy", client: true},
+		// vela-core's admission webhook (webhook.go puts it in the Secret
+		// its Deployment mounts); kube-apiserver calls it by Service name.
+		{file: "vela-core-webhook", cn: webhookDNSNames[2], server: true, dns: webhookDNSNames},
 	}
 	for _, id := range ids {
 		if err := writeLeaf(pki, id, caCert, caKey); err != nil {

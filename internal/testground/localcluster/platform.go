@@ -49,14 +49,26 @@ func (c *Cluster) Install(ctx context.Context, p Platform) error {
 	return nil
 }
 
-// installVelaCore installs or upgrades the kubevela release and waits until
-// vela-core is available: it runs the addons' Applications.
+// installVelaCore installs or upgrades the kubevela release with its
+// admission webhooks on, as a default install has them (webhook.go: the
+// certificate Secret before helm, the CA bundle and failurePolicy after),
+// and waits until vela-core is available and its webhook answers: it runs
+// the addons' Applications and validates them.
 func (c *Cluster) installVelaCore(ctx context.Context, p Platform) error {
+	if err := c.writeWebhookSecret(ctx); err != nil {
+		return err
+	}
 	t := time.Now()
-	args := []string{"upgrade", "--install", "kubevela", p.VelaCoreChart, "--namespace", "vela-system", "--create-namespace", "--wait=false"}
+	// --no-hooks: the chart's only hooks are kube-webhook-certgen's Jobs
+	// (and helm test), whose image is not here; webhook.go does their work.
+	args := []string{"upgrade", "--install", velaCoreRelease, p.VelaCoreChart, "--namespace", velaNamespace, "--create-namespace", "--wait=false", "--no-hooks"}
 	for _, v := range []string{
 		"image.repository=vela-infra/vela-core", "image.tag=" + p.VelaCoreVersion, "image.pullPolicy=IfNotPresent",
-		"admissionWebhooks.enabled=false", "multicluster.enabled=false",
+		"admissionWebhooks.enabled=true", "admissionWebhooks.patch.enabled=true", "admissionWebhooks.failurePolicy=Fail",
+		// With webhooks on, the chart adds a readiness probe that first
+		// runs after 30 s; vela-core is ready in about one.
+		"readinessProbe.initialDelaySeconds=1", "readinessProbe.periodSeconds=1",
+		"multicluster.enabled=false",
 		"applicationRevisionLimit=5", "resources.limits.cpu=1",
 	} {
 		args = append(args, "--set", v)
@@ -64,11 +76,18 @@ func (c *Cluster) installVelaCore(ctx context.Context, p Platform) error {
 	if out, err := c.helm(ctx, p, args...); err != nil {
 		return fmt.Errorf("helm install kubevela: %v\n%s", err, out)
 	}
-	c.phase("kubevela installed with helm from %s (%.1fs)", p.VelaCoreChart, time.Since(t).Seconds())
-	if err := c.WaitDeployment(ctx, "vela-system", "kubevela-vela-core", 3*time.Minute); err != nil {
+	if err := c.patchWebhooks(ctx); err != nil {
+		return err
+	}
+	c.phase("kubevela installed with helm from %s, webhooks given the cluster CA and failurePolicy Fail (%.1fs)", p.VelaCoreChart, time.Since(t).Seconds())
+	if err := c.WaitDeployment(ctx, velaNamespace, "kubevela-vela-core", 3*time.Minute); err != nil {
 		return err
 	}
 	c.phase("kubevela-vela-core available")
+	if err := c.waitWebhook(ctx, 60*time.Second); err != nil {
+		return err
+	}
+	c.phase("vela-core's admission webhook answers kube-apiserver through Service %s/%s", velaNamespace, webhookService)
 	return nil
 }
 
