@@ -59,6 +59,10 @@ const biPassword = "weakpassword"
 func TestBadInput(t *testing.T) {
 	setup(t)
 	start := time.Now()
+	// A cloud of its own: its request log must show every write a bad
+	// input causes, and the calls of its API cases must not count in the
+	// other tests' request logs.
+	biCloud = mycloudtest.Start(t, mycloudtest.Options{CreateDelay: 200 * time.Millisecond, Seed: filepath.Join(root, "e2e", "testdata", "mycloud-seed.yaml")})
 	bi := newBadInputFixture(t)
 	writes := biCloudWrites(t)
 	stateVersion := bi.stateVersion(t)
@@ -125,13 +129,16 @@ func runBadInput(t *testing.T, c badInput, named *atomic.Int32) {
 	}
 }
 
+// biCloud is the catalogue's own mycloud, which its Providers point at.
+var biCloud *mycloudtest.Cloud
+
 // biCloudWrites counts the calls of mycloud's request log that could
 // have changed the cloud: POST, PUT, PATCH and DELETE on the API (/v1/)
 // that it answered with a success.
 func biCloudWrites(t *testing.T) int {
 	t.Helper()
 	n := 0
-	for _, r := range cloud.Requests() {
+	for _, r := range biCloud.Requests() {
 		switch r.Method {
 		case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
 			if strings.HasPrefix(r.Path, "/v1/") && r.Status < 400 {
@@ -170,11 +177,11 @@ func newBadInputFixture(t *testing.T) *badInputFixture {
 	}
 	bi.apply(t, fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n", biNS))
 	for name, data := range map[string]map[string]string{
-		"mycloud-credentials": {"credentials": creds(cloud.URL, mycloudtest.SecretKey)},
-		"wrong-key":           {"credentials": creds(cloud.URL, "not-the-secret-key")},
+		"mycloud-credentials": {"credentials": creds(biCloud.URL, mycloudtest.SecretKey)},
+		"wrong-key":           {"credentials": creds(biCloud.URL, "not-the-secret-key")},
 		"unreachable":         {"credentials": creds("http://127.0.0.1:1", mycloudtest.SecretKey)},
 		"not-yaml":            {"credentials": "MYCLOUD_ENDPOINT: [unclosed\n"},
-		"other-key":           {"creds": creds(cloud.URL, mycloudtest.SecretKey)},
+		"other-key":           {"creds": creds(biCloud.URL, mycloudtest.SecretKey)},
 		"no-endpoint":         {"credentials": fmt.Sprintf("MYCLOUD_ACCESS_KEY: %s\nMYCLOUD_SECRET_KEY: %s\n", mycloudtest.AccessKey, mycloudtest.SecretKey)},
 	} {
 		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: biNS, Name: name}, StringData: data}
@@ -210,7 +217,7 @@ spec:
 		t.Fatalf("vela def apply webservice: %v\n%s", err, out)
 	}
 
-	cloud.MustAdmin(http.MethodPost, "seed", map[string]any{"vpcs": []map[string]any{{"id": "vpc-badinput1", "name": "bi-net", "cidr": "10.61.0.0/16"}}}, nil)
+	biCloud.MustAdmin(http.MethodPost, "seed", map[string]any{"vpcs": []map[string]any{{"id": "vpc-badinput1", "name": "bi-net", "cidr": "10.61.0.0/16"}}}, nil)
 	adopt := bi.stepRun(t, "InfraImport", "bi-adopt", bi.target("bi-net", bi.vpcHCL, biVPCVars(), "mycloud"),
 		"resources:\n    - address: mycloud_vpc.this\n      id: vpc-badinput1\n")
 	bi.apply(t, adopt)
@@ -486,7 +493,7 @@ func biStrings(v any) []string {
 // line and body; wantStatus is the HTTP status it must answer.
 func biAPICase(method, path, contentType, body string, wantStatus int, sign func(*http.Request, []byte)) func(t *testing.T) string {
 	return func(t *testing.T) string {
-		req, err := http.NewRequest(method, cloud.URL+path, bytes.NewReader([]byte(body)))
+		req, err := http.NewRequest(method, biCloud.URL+path, bytes.NewReader([]byte(body)))
 		if err != nil {
 			t.Fatal(err)
 		}
