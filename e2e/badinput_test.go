@@ -23,7 +23,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	"github.com/vela-infra/vela-infra/internal/controller"
 	"github.com/vela-infra/vela-infra/internal/mycloud/auth"
 	"github.com/vela-infra/vela-infra/internal/testground/mycloudtest"
 	"github.com/vela-infra/vela-infra/internal/testground/testenv"
@@ -159,14 +158,7 @@ type badInputFixture struct {
 // Configuration bi-net, which the step-run cases target.
 func newBadInputFixture(t *testing.T) *badInputFixture {
 	t.Helper()
-	scheme, err := controller.Scheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(env.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := typedClient(t, env.Config)
 	hcl, err := os.ReadFile(filepath.Join(root, "definitions", "modules", "vpc", "main.tf"))
 	if err != nil {
 		t.Fatal(err)
@@ -358,36 +350,12 @@ func biAppCase(name string, components []map[string]any, steps []map[string]any,
 		if steps != nil {
 			spec["workflow"] = map[string]any{"steps": steps}
 		}
-		doc, err := yaml.Marshal(map[string]any{"apiVersion": "core.oam.dev/v1beta1", "kind": "Application",
-			"metadata": map[string]any{"name": name, "namespace": "default"}, "spec": spec})
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := filepath.Join(t.TempDir(), name+".yaml")
-		if err := os.WriteFile(f, doc, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if out, err := vela(t, "up", "-f", f); err != nil {
+		if out, refused := biUp(t, name, spec); refused {
 			return out // vela up itself refused it
 		}
-		c, err := client.New(env.Config, client.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		deadline := time.Now().Add(90 * time.Second)
-		var text string
-		for time.Now().Before(deadline) {
-			app := &unstructured.Unstructured{}
-			app.SetAPIVersion("core.oam.dev/v1beta1")
-			app.SetKind("Application")
-			if err := c.Get(context.Background(), types.NamespacedName{Namespace: "default", Name: name}, app); err == nil {
-				text = strings.Join(biStrings(app.Object["status"]), "\n")
-				if biContainsAll(text, want) {
-					break
-				}
-			}
-			time.Sleep(time.Second)
-		}
+		biWaitApp(t, name, func(app *unstructured.Unstructured) bool {
+			return biContainsAll(strings.Join(biStrings(app.Object["status"]), "\n"), want)
+		})
 		out, _ := vela(t, "status", name)
 		return out
 	}
@@ -398,42 +366,60 @@ func biAppCase(name string, components []map[string]any, steps []map[string]any,
 // that it could not read the application (kubectl describe application).
 func biParsedCase(name string, components []map[string]any) func(t *testing.T) string {
 	return func(t *testing.T) string {
-		doc, err := yaml.Marshal(map[string]any{"apiVersion": "core.oam.dev/v1beta1", "kind": "Application",
-			"metadata": map[string]any{"name": name, "namespace": "default"}, "spec": map[string]any{"components": components}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := filepath.Join(t.TempDir(), name+".yaml")
-		if err := os.WriteFile(f, doc, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if out, err := vela(t, "up", "-f", f); err != nil {
+		if out, refused := biUp(t, name, map[string]any{"components": components}); refused {
 			return out // vela up itself refused it
 		}
-		c, err := client.New(env.Config, client.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		deadline := time.Now().Add(90 * time.Second)
-		for time.Now().Before(deadline) {
-			app := &unstructured.Unstructured{}
-			app.SetAPIVersion("core.oam.dev/v1beta1")
-			app.SetKind("Application")
-			if err := c.Get(context.Background(), types.NamespacedName{Namespace: "default", Name: name}, app); err == nil {
-				conds, _, _ := unstructured.NestedSlice(app.Object, "status", "conditions")
-				for _, x := range conds {
-					cond, _ := x.(map[string]any)
-					if cond["type"] == "Parsed" && cond["status"] == "False" {
-						msg := fmt.Sprintf("Parsed: %v", cond["message"])
-						t.Log(msg)
-						return msg
-					}
+		var msg string
+		biWaitApp(t, name, func(app *unstructured.Unstructured) bool {
+			conds, _, _ := unstructured.NestedSlice(app.Object, "status", "conditions")
+			for _, x := range conds {
+				if cond, _ := x.(map[string]any); cond["type"] == "Parsed" && cond["status"] == "False" {
+					msg = fmt.Sprintf("Parsed: %v", cond["message"])
+					return true
 				}
 			}
-			time.Sleep(time.Second)
+			return false
+		})
+		if msg == "" {
+			t.Fatalf("application %s has no Parsed condition that is False within 90s", name)
 		}
-		t.Fatalf("application %s has no Parsed condition that is False within 90s", name)
-		return ""
+		t.Log(msg)
+		return msg
+	}
+}
+
+// biUp runs vela up on the Application name in namespace default with spec,
+// returning its output and whether vela up refused it.
+func biUp(t *testing.T, name string, spec map[string]any) (string, bool) {
+	t.Helper()
+	doc, err := yaml.Marshal(map[string]any{"apiVersion": "core.oam.dev/v1beta1", "kind": "Application",
+		"metadata": map[string]any{"name": name, "namespace": "default"}, "spec": spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(t.TempDir(), name+".yaml")
+	if err := os.WriteFile(f, doc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := vela(t, "up", "-f", f)
+	return out, err != nil
+}
+
+// biWaitApp reads the Application name in namespace default every second
+// until done holds of it, for at most 90 s.
+func biWaitApp(t *testing.T, name string, done func(*unstructured.Unstructured) bool) {
+	t.Helper()
+	c, err := client.New(env.Config, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		app := &unstructured.Unstructured{}
+		app.SetAPIVersion("core.oam.dev/v1beta1")
+		app.SetKind("Application")
+		if err := c.Get(context.Background(), types.NamespacedName{Namespace: "default", Name: name}, app); err == nil && done(app) {
+			return
+		}
 	}
 }
 

@@ -23,7 +23,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/vela-infra/vela-infra/internal/controller"
 	mcclient "github.com/vela-infra/vela-infra/internal/mycloud/client"
 	"github.com/vela-infra/vela-infra/internal/testground/localcluster"
 	"github.com/vela-infra/vela-infra/internal/testground/mycloudtest"
@@ -196,15 +195,7 @@ func crashKube(t *testing.T, c *localcluster.Cluster) client.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	scheme, err := controller.Scheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
+	return typedClient(t, cfg)
 }
 
 func envInt(t *testing.T, name string, def int) int {

@@ -22,6 +22,10 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vela-infra/vela-infra/internal/controller"
 	"github.com/vela-infra/vela-infra/internal/testground/mycloudtest"
 	"github.com/vela-infra/vela-infra/internal/testground/testenv"
 )
@@ -57,6 +61,21 @@ func TestMain(m *testing.M) {
 	}
 	_ = env.Stop()
 	os.Exit(code)
+}
+
+// typedClient is a client of the API server at cfg that knows the
+// step-run kinds, terraform-controller's and Kubernetes' own.
+func typedClient(t *testing.T, cfg *rest.Config) client.Client {
+	t.Helper()
+	scheme, err := controller.Scheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // bin returns a tool from bin/, failing when `make tools` has not built it.

@@ -25,7 +25,6 @@ import (
 	tfv1beta1 "github.com/oam-dev/terraform-controller/api/v1beta1"
 	tfv1beta2 "github.com/oam-dev/terraform-controller/api/v1beta2"
 
-	"github.com/vela-infra/vela-infra/internal/controller"
 	"github.com/vela-infra/vela-infra/internal/mycloud"
 	mcclient "github.com/vela-infra/vela-infra/internal/mycloud/client"
 	"github.com/vela-infra/vela-infra/internal/testground/mycloudtest"
@@ -248,14 +247,7 @@ type faultTenant struct {
 
 func newFaultTenant(t *testing.T, ns string) *faultTenant {
 	t.Helper()
-	scheme, err := controller.Scheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(env.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := typedClient(t, env.Config)
 	ft := &faultTenant{t: t, ns: ns, c: c, cloud: mycloudtest.Start(t, mycloudtest.Options{CreateDelay: 200 * time.Millisecond})}
 	creds := fmt.Sprintf("MYCLOUD_ENDPOINT: %s\nMYCLOUD_ACCESS_KEY: %s\nMYCLOUD_SECRET_KEY: %s\n", ft.cloud.URL, mycloudtest.AccessKey, mycloudtest.SecretKey)
 	ft.create(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})

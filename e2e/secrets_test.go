@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/vela-infra/vela-infra/internal/controller"
 	"github.com/vela-infra/vela-infra/pkg/apis/infra/v1alpha1"
 )
 
@@ -43,14 +42,7 @@ spec:
           component: db
 `)
 	eventually(t, 3*time.Minute, "+ mycloud_mysql.this (create)", "status", "secret-check")
-	scheme, err := controller.Scheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(env.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := typedClient(t, env.Config)
 	ctx := context.Background()
 	var approval v1alpha1.InfraApproval
 	if err := c.Get(ctx, types.NamespacedName{Namespace: "default", Name: "secret-check-db"}, &approval); err != nil {
