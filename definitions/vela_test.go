@@ -130,7 +130,12 @@ func dryRun(t testing.TB, defsDir string, app []byte) ([]map[string]any, error) 
 	var objs []map[string]any
 	for _, doc := range strings.Split(stdout, "\n---\n") {
 		doc = strings.TrimSpace(strings.TrimPrefix(doc, "---"))
-		if doc == "" || strings.HasPrefix(doc, "#") {
+		// A trait's objects follow a comment line ("## From the trait x").
+		for strings.HasPrefix(doc, "#") {
+			_, rest, _ := strings.Cut(doc, "\n")
+			doc = strings.TrimSpace(rest)
+		}
+		if doc == "" {
 			continue
 		}
 		var obj map[string]any

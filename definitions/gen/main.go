@@ -139,6 +139,9 @@ func generate(root string) (map[string][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		if !strings.Contains(string(old), `type: "workflow-step"`) {
+			continue // a trait (drift-detection) reads no step-run status
+		}
 		if files[rel], err = renderStep(old); err != nil {
 			return nil, fmt.Errorf("%s: %w", rel, err)
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -15,13 +14,6 @@ import (
 	"github.com/vela-infra/vela-infra/internal/terraform"
 	"github.com/vela-infra/vela-infra/pkg/apis/infra/v1alpha1"
 )
-
-// DriftResources is the gauge of drifted resources per Configuration, set
-// by every drift check (scheduled ones included).
-var DriftResources = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-	Name: "vela_infra_drift_resources",
-	Help: "Resources of a Configuration that differ in the cloud from its Terraform state, at the last drift check.",
-}, []string{"namespace", "configuration"})
 
 // DriftReconciler carries out InfraDrift objects.
 type DriftReconciler struct {
@@ -71,7 +63,8 @@ func (r *DriftReconciler) due(obj *v1alpha1.InfraDrift) time.Duration {
 	return 0
 }
 
-// check compares the cloud with the state.
+// check compares the cloud with the state, and carries out the remedy
+// (remedy.go) when there is drift.
 func (r *DriftReconciler) check(ctx context.Context, obj *v1alpha1.InfraDrift, p *pass) (outcome, error) {
 	// A refresh-only plan finds drift; only when there is some does a
 	// second, normal plan say what an apply would change back. The common
@@ -94,14 +87,50 @@ func (r *DriftReconciler) check(ctx context.Context, obj *v1alpha1.InfraDrift, p
 	obj.Status.Drifted = drift.Change > 0
 	obj.Status.LastRunTime = now()
 	cfg := p.res.Configuration.Name
-	DriftResources.WithLabelValues(obj.Namespace, cfg).Set(float64(drift.Change))
-	log.FromContext(ctx).Info("drift checked", "configuration", cfg, "drifted", obj.Status.Drifted, "resources", drift.Change)
-	return r.report(obj, wasDrifted, "Configuration "+obj.Namespace+"/"+cfg), nil
+	name := "Configuration " + obj.Namespace + "/" + cfg
+	switch {
+	case obj.Status.Drifted && (!wasDrifted || obj.Status.DriftedSince == nil):
+		obj.Status.DriftedSince = obj.Status.LastRunTime
+	case !obj.Status.Drifted:
+		obj.Status.DriftedSince = nil
+	}
+	var rem remedyResult
+	if obj.Status.Drifted {
+		if rem, err = r.remedy(ctx, obj, p, name, refreshed, corrective); err != nil {
+			return p.fail(rem.doing, err)
+		}
+		if rem.fixed {
+			// A corrective plan applied: the drift found is gone.
+			obj.Status.Drifted, obj.Status.DriftedSince = false, nil
+		}
+	}
+	r.observeCheck(obj, cfg)
+	log.FromContext(ctx).Info("drift checked", "configuration", cfg, "drifted", obj.Status.Drifted, "resources", drift.Change,
+		"remedy", remedyOf(obj), "result", rem.result)
+	if rem.fixed {
+		return fixed(obj, name, rem), nil
+	}
+	return r.report(obj, wasDrifted, name, rem), nil
+}
+
+// observeCheck sets the drift metrics of a check that succeeded.
+func (r *DriftReconciler) observeCheck(obj *v1alpha1.InfraDrift, cfg string) {
+	resources := 0
+	if obj.Status.Drifted && obj.Status.Drift != nil {
+		resources = obj.Status.Drift.Change
+	}
+	DriftResources.WithLabelValues(obj.Namespace, obj.Name, cfg).Set(float64(resources))
+	LastSuccessfulCheck.WithLabelValues(obj.Namespace, obj.Name, cfg).Set(float64(obj.Status.LastRunTime.Unix()))
+	if obj.Status.DriftedSince != nil {
+		DriftedSince.WithLabelValues(obj.Namespace, obj.Name, cfg).Set(float64(obj.Status.DriftedSince.Unix()))
+	} else {
+		DriftedSince.DeleteLabelValues(obj.Namespace, obj.Name, cfg)
+	}
 }
 
 // report says what the check found, with an Event when the target starts
-// or stops drifting.
-func (r *DriftReconciler) report(obj *v1alpha1.InfraDrift, wasDrifted bool, name string) outcome {
+// or stops drifting, and what the remedy did.
+func (r *DriftReconciler) report(obj *v1alpha1.InfraDrift, wasDrifted bool, name string, rem remedyResult) outcome {
 	drift := obj.Status.Drift
 	if !obj.Status.Drifted {
 		msg := fmt.Sprintf("%s has no drift: the cloud matches the Terraform state", name)
@@ -114,8 +143,12 @@ func (r *DriftReconciler) report(obj *v1alpha1.InfraDrift, wasDrifted bool, name
 	if p := obj.Status.Plan; p != nil {
 		undo = p.Add + p.Change + p.Destroy
 	}
-	msg := fmt.Sprintf("%s drifted: %d resource(s) changed in the cloud since the last apply; an apply would make %d change(s) back. %s",
-		name, drift.Change, undo, drift.Diff)
+	msg := fmt.Sprintf("%s drifted: %d resource(s) changed in the cloud since the last apply; an apply would make %d change(s) back. ",
+		name, drift.Change, undo)
+	if rem.message != "" {
+		msg += rem.message + " "
+	}
+	msg += drift.Diff
 	if !wasDrifted {
 		r.Recorder.Event(obj, corev1.EventTypeWarning, v1alpha1.ReasonDriftFound, fmt.Sprintf("%s drifted: %d resource(s) changed in the cloud", name, drift.Change))
 	}

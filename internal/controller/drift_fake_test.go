@@ -27,7 +27,7 @@ func TestFakeDrift(t *testing.T) {
 		corrective = planOf(vpc(update, "10.50.0.0/16", "10.40.0.0/16"))
 		clean      = cfg + " has no drift: the cloud matches the Terraform state"
 	)
-	found := cfg + " drifted: 1 resource(s) changed in the cloud since the last apply; an apply would make 1 change(s) back. " + plan.SummarizeDrift(drifted).Diff
+	found := cfg + " drifted: 1 resource(s) changed in the cloud since the last apply; an apply would make 1 change(s) back. Remedy report: nothing applied. " + plan.SummarizeDrift(drifted).Diff
 	cases := map[string]struct {
 		wasDrifted bool
 		interval   time.Duration
@@ -81,7 +81,7 @@ func TestFakeDrift(t *testing.T) {
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
-			if g := testutil.ToFloat64(DriftResources.WithLabelValues(fakeNS, fakeCfg)); g != tc.wantGauge {
+			if g := testutil.ToFloat64(DriftResources.WithLabelValues(fakeNS, "check", fakeCfg)); g != tc.wantGauge {
 				t.Errorf("drift gauge %v, want %v", g, tc.wantGauge)
 			}
 		})

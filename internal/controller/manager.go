@@ -90,7 +90,7 @@ type Options struct {
 	PlanNamespace string
 }
 
-// Setup registers the three step reconcilers, the drift gauge and the
+// Setup registers the three step reconcilers, the metrics (metrics.go) and the
 // keeper of terraform-controller's Job output.
 func Setup(mgr ctrl.Manager, o Options) error {
 	// The resolver reads Configurations and Providers from the cache and
@@ -115,8 +115,10 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		ProgressAfter:      o.ProgressAfter,
 		VariablesNamespace: o.PlanNamespace,
 	}
-	if err := metrics.Registry.Register(DriftResources); err != nil {
-		return fmt.Errorf("register drift gauge: %w", err)
+	for _, c := range Metrics() {
+		if err := metrics.Registry.Register(c); err != nil {
+			return fmt.Errorf("register metrics: %w", err)
+		}
 	}
 	clientset, err := kubernetes.NewForConfig(mgr.GetConfig())
 	if err != nil {

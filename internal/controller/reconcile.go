@@ -152,12 +152,14 @@ func (rt *Runtime) reconcileStep(ctx context.Context, key types.NamespacedName, 
 	}
 	p := &pass{obj: obj, gvk: gvk}
 	before := obj.DeepCopyObject().(client.Object)
+	start := time.Now()
 	o, err := rt.runStep(ctx, p, s)
 	o = rt.sayWhenAgain(rt.lockHeld(ctx, p, o))
 	if err == nil && o.reported() && !o.ready && policyOf(o.reason).stall {
 		rt.dropEmptyState(ctx, p)
 	}
 	setConditions(obj, o, p.noted)
+	observeRun(gvk.Kind, obj, o, err, time.Since(start))
 	// The final status is a patch against what the API server holds: the
 	// Progressing status when that was written, else the object as read.
 	base := before
@@ -180,6 +182,7 @@ func (rt *Runtime) gone(ctx context.Context, key types.NamespacedName, obj stepO
 	if err != nil {
 		return err
 	}
+	forgetMetrics(gvk.Kind, key)
 	if err := rt.forgetVariables(ctx, gvk.Kind, key); err != nil {
 		return err
 	}

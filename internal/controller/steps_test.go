@@ -171,7 +171,7 @@ func TestDriftIsFoundDescribedAndCounted(t *testing.T) {
 	if p := drift.Status.Plan; p.Change != 1 {
 		t.Errorf("an apply should change 1 resource back, plan says %+v", p)
 	}
-	if got := testutil.ToFloat64(controller.DriftResources.WithLabelValues(f.ns, "network")); got != 1 {
+	if got := testutil.ToFloat64(controller.DriftResources.WithLabelValues(f.ns, "after", "network")); got != 1 {
 		t.Errorf("drift gauge %v, want 1", got)
 	}
 	var events corev1.EventList

@@ -62,6 +62,11 @@ const (
 	// Drift.
 	ReasonDriftFound = "DriftFound"
 	ReasonNoDrift    = "NoDrift"
+	// Drift remedies (Events and the Drifted condition).
+	ReasonDriftReverted     = "DriftReverted"
+	ReasonRevertHeld        = "RevertHeld"
+	ReasonCorrectionHeld    = "CorrectionHeld"
+	ReasonCorrectionApplied = "CorrectionApplied"
 
 	// Approval.
 	ReasonNoChanges        = "NoChanges"

@@ -189,6 +189,67 @@ type InfraDriftSpec struct {
 	// spec (the workflow step sets its step session id).
 	// +optional
 	Request string `json:"request,omitempty"`
+	// Remedy is what the step-runner does about drift it finds: report it
+	// (an Event and the metrics), revert it (apply the corrective plan at
+	// once, only when it is exactly the reversal of the drift: in-place
+	// updates, no create, destroy or replace, which are held for a person
+	// instead) or hold the corrective plan for approval (spec.approval).
+	// +kubebuilder:validation:Enum=report;revert;approve
+	// +kubebuilder:default=report
+	// +optional
+	Remedy string `json:"remedy,omitempty"`
+	// Approval approves the corrective plan held for a person
+	// (status.remedy.planID); a plan that changed since is not applied.
+	// +optional
+	Approval *Approval `json:"approval,omitempty"`
+}
+
+// Drift remedies: what the step-runner does about drift it finds.
+const (
+	RemedyReport  = "report"
+	RemedyRevert  = "revert"
+	RemedyApprove = "approve"
+)
+
+// Remedy results (status.remedy.result).
+const (
+	// RemedyReported: drift was reported (Event, metrics), nothing applied.
+	RemedyReported = "Reported"
+	// RemedyReverted: the corrective plan, exactly the reversal of the
+	// drift, was applied.
+	RemedyReverted = "Reverted"
+	// RemedyHeld: the corrective plan waits for a person (spec.approval);
+	// status.remedy.reason says why when revert could not apply it.
+	RemedyHeld = "Held"
+	// RemedyApplied: an approved corrective plan was applied.
+	RemedyApplied = "Applied"
+)
+
+// RemedyStatus records what the last remedy did.
+type RemedyStatus struct {
+	// Remedy is spec.remedy when it ran.
+	Remedy string `json:"remedy"`
+	// Result is Reported, Reverted, Held or Applied.
+	Result string `json:"result"`
+	// PlanID is the corrective plan's id: the one applied, or the one
+	// held (approve it with spec.approval.planID).
+	// +optional
+	PlanID string `json:"planID,omitempty"`
+	// Reason says why a revert was held for a person (a create, destroy
+	// or replace, or a change that is not the drift's reversal).
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// Message is the remedy's one-sentence record, as in its Event.
+	Message string `json:"message"`
+	// Time is when the remedy ran.
+	Time metav1.Time `json:"time"`
+	// ApprovedBy is who approved an applied plan (spec.approval.by).
+	// +optional
+	ApprovedBy string `json:"approvedBy,omitempty"`
+	// Approval is the approval that was applied; the same approval is not
+	// applied twice.
+	// +optional
+	Approval *Approval `json:"approval,omitempty"`
 }
 
 // InfraDriftStatus is the result of a drift check.
@@ -202,6 +263,13 @@ type InfraDriftStatus struct {
 	// would change back.
 	// +optional
 	Drift *PlanSummary `json:"drift,omitempty"`
+	// DriftedSince is when the check first found the drift that stands
+	// now; empty when there is none.
+	// +optional
+	DriftedSince *metav1.Time `json:"driftedSince,omitempty"`
+	// Remedy records what the last remedy did about the drift.
+	// +optional
+	Remedy *RemedyStatus `json:"remedy,omitempty"`
 }
 
 // +kubebuilder:object:root=true
@@ -210,6 +278,7 @@ type InfraDriftStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Drifted",type=boolean,JSONPath=`.status.drifted`
 // +kubebuilder:printcolumn:name="Resources",type=integer,JSONPath=`.status.drift.change`
+// +kubebuilder:printcolumn:name="Remedy",type=string,JSONPath=`.status.remedy.result`
 // +kubebuilder:printcolumn:name="Configuration",type=string,JSONPath=`.spec.target.configurationName`
 // +kubebuilder:printcolumn:name="Last check",type=date,JSONPath=`.status.lastRunTime`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

@@ -1,0 +1,122 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	mcclient "github.com/vela-infra/vela-infra/internal/mycloud/client"
+	"github.com/vela-infra/vela-infra/internal/testground/localcluster"
+	"github.com/vela-infra/vela-infra/internal/testground/mycloudtest"
+)
+
+// testDeclaredDrift: a component with the trait drift-detection (remedy
+// revert, every 30s) deployed with vela up gets an InfraDrift of its
+// Configuration; an out-of-band edit in the console is found by the
+// schedule and put back by exactly one in-place update (mycloud's request
+// log), which vela status reports; the InfraDrift goes with the application.
+func testDeclaredDrift(ctx context.Context, t *testing.T, c *localcluster.Cluster, cloud *mycloudtest.Cloud) {
+	const app, comp, drift = "declared", "declared-bucket", "declared-bucket-drift-detection"
+	upApp(ctx, t, c, app, `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata:
+  name: `+app+`
+spec:
+  components:
+    - name: `+comp+`
+      type: mycloud-bucket
+      properties:
+        name: declared-assets
+        acl: private
+      traits:
+        - type: drift-detection
+          properties:
+            interval: 30s
+            remedy: revert
+`)
+	// vela status shows the trait's message as vela-core last evaluated it
+	// (it re-evaluates a running application on its resync period, 5m by
+	// default): wait on the InfraDrift itself.
+	driftField := func(path string) string {
+		out, _ := c.Kubectl(ctx, "get", "infradrift", drift, "-o", "jsonpath="+path)
+		return out
+	}
+	// A first check may run before terraform-controller created the bucket
+	// (an empty state has no drift): wait for the Configuration too.
+	applied := func() bool {
+		out, _ := c.Kubectl(ctx, "get", "configuration", comp, "-o", "jsonpath={.status.apply.state}")
+		return out == "Available"
+	}
+	for deadline := time.Now().Add(4 * time.Minute); !applied() || driftField(`{.status.conditions[?(@.type=="Ready")].reason}`) != "NoDrift"; time.Sleep(2 * time.Second) {
+		if time.Now().After(deadline) {
+			out, _ := c.Kubectl(ctx, "get", "infradrift", drift, "-o", "yaml")
+			t.Fatalf("InfraDrift %s never checked the bucket clean within 4m:\n%s\n%s", drift, out, diagnose(ctx, c))
+		}
+	}
+	buckets, err := mcclient.New(cloud.URL, mycloudtest.AccessKey, mycloudtest.SecretKey).List(ctx, "buckets", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ""
+	for _, b := range buckets {
+		if b.String("name") == "declared-assets" {
+			id = b.String("id")
+		}
+	}
+	if id == "" {
+		t.Fatalf("bucket declared-assets not in the cloud: %v", buckets)
+	}
+
+	// Someone turns on versioning in the console.
+	patches := cloud.CountRequests(http.MethodPatch, "/v1/buckets")
+	creates, deletes := cloud.CountRequests(http.MethodPost, "/v1/buckets"), cloud.CountRequests(http.MethodDelete, "/v1/buckets")
+	edited := time.Now()
+	cloud.MustAdmin(http.MethodPatch, "resources/buckets/"+id, map[string]any{"versioning": true}, nil)
+	var result string
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
+		result, _ = c.Kubectl(ctx, "get", "infradrift", drift, "-o", "jsonpath={.status.remedy.result}")
+		if result == "Reverted" {
+			break
+		}
+	}
+	if result != "Reverted" {
+		out, _ := c.Kubectl(ctx, "get", "infradrift", drift, "-o", "yaml")
+		t.Fatalf("the out-of-band edit was not reverted within 2m (remedy %q):\n%s\n%s", result, out, diagnose(ctx, c))
+	}
+	t.Logf("reverted %s after the out-of-band edit", time.Since(edited).Round(time.Second))
+	if n := cloud.CountRequests(http.MethodPatch, "/v1/buckets") - patches; n != 1 {
+		t.Errorf("the revert made %d PATCH calls to the bucket, want exactly 1", n)
+	}
+	if n := cloud.CountRequests(http.MethodPost, "/v1/buckets") + cloud.CountRequests(http.MethodDelete, "/v1/buckets") - creates - deletes; n != 0 {
+		t.Errorf("the revert created or deleted %d bucket(s)", n)
+	}
+	b, err := mcclient.New(cloud.URL, mycloudtest.AccessKey, mycloudtest.SecretKey).Get(ctx, "buckets", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Bool("versioning") {
+		t.Errorf("versioning still on in the cloud after the revert: %v", b)
+	}
+	status := statusUntil(ctx, t, c, app, "Type: drift-detection", time.Minute)
+	t.Logf("vela status after the revert (the trait's message as vela-core last evaluated it):\n%s", status)
+	events, _ := c.Kubectl(ctx, "get", "events", "--field-selector", "involvedObject.name="+drift, "-o", "jsonpath={.items[*].reason}")
+	if !strings.Contains(events, "DriftReverted") {
+		t.Errorf("no DriftReverted Event on InfraDrift %s (events: %s)", drift, events)
+	}
+
+	// The InfraDrift is the application's: deleted with it.
+	if out, err := c.Vela(ctx, "delete", app, "-n", "default", "-y"); err != nil {
+		t.Fatalf("vela delete: %v\n%s", err, out)
+	}
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(2 * time.Second) {
+		out, err := c.Kubectl(ctx, "get", "infradrift", drift, "--ignore-not-found", "-o", "name")
+		if err == nil && strings.TrimSpace(out) == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("InfraDrift %s still there 3m after vela delete: %s %v", drift, out, err)
+		}
+	}
+}
