@@ -43,6 +43,7 @@ func TestCluster(t *testing.T) {
 	t.Run("SharedInfrastructure", func(t *testing.T) { testSharedInfrastructure(ctx, t, c, cloud) })
 	t.Run("TerminateRejects", func(t *testing.T) { testTerminate(ctx, t, c, cloud) })
 	t.Run("StaleApprovalAppliesNothing", func(t *testing.T) { testStaleApproval(ctx, t, c, cloud) })
+	t.Run("ApprovalIdentity", func(t *testing.T) { testApprovalIdentity(ctx, t, c, cloud) })
 	t.Run("ImportThatWouldReplaceFails", func(t *testing.T) { testImportWouldReplace(ctx, t, c, cloud) })
 	t.Run("FailedApplyKeepsItsOutput", func(t *testing.T) { testFailedApplyOutput(ctx, t, c) })
 	t.Run("BadPropertyNamesIt", func(t *testing.T) { testBadProperty(ctx, t, c) })

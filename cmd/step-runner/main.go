@@ -22,11 +22,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/vela-infra/vela-infra/internal/controller"
 	"github.com/vela-infra/vela-infra/internal/statelock"
 	"github.com/vela-infra/vela-infra/internal/target"
 	"github.com/vela-infra/vela-infra/internal/terraform"
+	"github.com/vela-infra/vela-infra/internal/webhook"
 )
 
 func main() {
@@ -57,6 +59,12 @@ func run() error {
 		planNamespace       = flag.String("plan-namespace", os.Getenv("TERRAFORM_BACKEND_NAMESPACE"), "where InfraApprovals' saved plans and the variables the workflow steps pass (Secrets) are kept, outside the tenants' namespaces (default: terraform-controller's backend namespace, env TERRAFORM_BACKEND_NAMESPACE); empty: each step-run object's own namespace")
 		podNamespace        = flag.String("pod-namespace", os.Getenv("POD_NAMESPACE"), "the step-runner's own namespace (env POD_NAMESPACE, from the downward API): a state lock held by this pod before a restart, or by a pod of this Deployment that no longer exists, is released; empty: none is")
 		providerTLS         = flag.Bool("provider-tls", false, "keep go-plugin's mTLS between Terraform and its providers (off: TF_DISABLE_PLUGIN_TLS=1, about 40 ms less per provider launch, three launches per plan)")
+		webhookPort         = flag.Int("webhook-port", 0, "port of the admission webhooks that check and record who approves (0: not served; then an approval's approver is the name the client wrote)")
+		webhookService      = flag.String("webhook-service", "vela-infra-step-runner-webhook", "the webhook Service, in --pod-namespace: the serving certificate is for <service>.<namespace>.svc")
+		webhookSecret       = flag.String("webhook-secret", "vela-infra-step-runner-webhook-cert", "the Secret, in --pod-namespace, where the step-runner keeps its webhook CA and serving certificate")
+		webhookConfig       = flag.String("webhook-configuration", "vela-infra-step-runner", "the ValidatingWebhookConfiguration whose caBundle the step-runner sets")
+		webhookCertDir      = flag.String("webhook-cert-dir", filepath.Join(os.TempDir(), "k8s-webhook-server", "serving-certs"), "where the webhook server reads its certificate")
+		workflowEngines     = flag.String("workflow-engine-users", "system:serviceaccount:vela-system:kubevela-vela-core", "usernames of the workflow engine (vela-core), comma-separated: its approvals follow a checked `vela workflow resume`")
 	)
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
@@ -89,9 +97,28 @@ func run() error {
 			return err
 		}
 	}
+	if *webhookPort != 0 {
+		if *podNamespace == "" {
+			return fmt.Errorf("--webhook-port needs --pod-namespace (env POD_NAMESPACE): the webhook Service and certificate Secret are in the step-runner's namespace")
+		}
+		mgrOpts.WebhookServer = ctrlwebhook.NewServer(ctrlwebhook.Options{Port: *webhookPort, CertDir: *webhookCertDir})
+	}
 	mgr, err := ctrl.NewManager(cfg, mgrOpts)
 	if err != nil {
 		return err
+	}
+	ctx := ctrl.SetupSignalHandler()
+	if *webhookPort != 0 {
+		if err := webhook.Setup(ctx, mgr, webhook.Options{
+			Certs: &webhook.Certs{Namespace: *podNamespace, Secret: *webhookSecret, Service: *webhookService,
+				Configuration: *webhookConfig, Dir: *webhookCertDir},
+			PlanNamespace: *planNamespace, WorkflowEngines: list(*workflowEngines),
+		}); err != nil {
+			return err
+		}
+		if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
+			return err
+		}
 	}
 	runner := &terraform.Runner{
 		Bin: *terraformBin, WorkDir: *workDir, PluginCacheDir: *pluginCache, CLIConfigFile: *cliConfig,
@@ -99,10 +126,11 @@ func run() error {
 	}
 	if err := controller.Setup(mgr, controller.Options{
 		Runner: runner, ControllerNamespace: *controllerNamespace, BackendKubeconfig: *backendKubeconfig, MaxConcurrent: *maxConcurrent,
-		Tenancy:       target.Tenancy{AllowedProviders: list(*allowedProviders), ProviderNamespaces: list(*providerNamespaces)},
-		Self:          statelock.Identity{Namespace: *podNamespace, PodName: hostname, Started: started},
-		PlanNamespace: *planNamespace,
-		Namespaces:    list(*namespaces),
+		Tenancy:                 target.Tenancy{AllowedProviders: list(*allowedProviders), ProviderNamespaces: list(*providerNamespaces)},
+		Self:                    statelock.Identity{Namespace: *podNamespace, PodName: hostname, Started: started},
+		PlanNamespace:           *planNamespace,
+		Namespaces:              list(*namespaces),
+		RequireRecordedApprover: *webhookPort != 0,
 	}); err != nil {
 		return err
 	}
@@ -113,7 +141,7 @@ func run() error {
 		return err
 	}
 	ctrl.Log.Info("starting step-runner", "terraform", *terraformBin, "workDir", *workDir)
-	return mgr.Start(ctrl.SetupSignalHandler())
+	return mgr.Start(ctx)
 }
 
 // list splits a comma-separated flag value, dropping empty items: an empty

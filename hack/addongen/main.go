@@ -38,10 +38,10 @@ const (
 // scopes maps the namespace of a Role in role.yaml (a placeholder, see
 // internal/controller/rbac.go; none for the ClusterRole) to its field in
 // chart.cue's _rules.
-var scopes = map[string]string{"": "cluster", "served": "served", "state": "state", "release": "release"}
+var scopes = map[string]string{"": "cluster", "served": "served", "state": "state", "release": "release", "webhook": "webhook"}
 
 // scopeOrder is the order of the fields of _rules.
-var scopeOrder = []string{"cluster", "served", "state", "release"}
+var scopeOrder = []string{"cluster", "served", "state", "release", "webhook"}
 
 func main() {
 	if err := run(); err != nil {

@@ -54,7 +54,7 @@ func generatedRules(t *testing.T) map[string][]rbacv1.PolicyRule {
 		}
 		rules[role.Namespace] = role.Rules
 	}
-	for _, scope := range []string{"", "served", "state", "release"} {
+	for _, scope := range []string{"", "served", "state", "release", "webhook"} {
 		if len(rules[scope]) == 0 {
 			t.Fatalf("role.yaml has no rules for the scope %q (see internal/controller/rbac.go)", scope)
 		}
@@ -70,8 +70,9 @@ func TestChartRBACIsGenerated(t *testing.T) {
 	helm := helmPath(t)
 	want := generatedRules(t)
 	const (
-		name   = "vela-infra-step-runner"
-		leader = name + "-leader-election"
+		name    = "vela-infra-step-runner"
+		leader  = name + "-leader-election"
+		webhook = name + "-webhook"
 	)
 	type object struct{ Kind, Namespace, Name string }
 	cases := map[string]struct {
@@ -85,6 +86,7 @@ func TestChartRBACIsGenerated(t *testing.T) {
 				{"ClusterRole", "", name}:                "",
 				{"Role", "default", name}:                "served",
 				{"Role", "vela-system", name + "-state"}: "state",
+				{"Role", "vela-system", webhook}:         "webhook",
 				{"Role", "vela-system", leader}:          "release",
 			},
 		},
@@ -94,6 +96,7 @@ func TestChartRBACIsGenerated(t *testing.T) {
 				{"ClusterRole", "", name}:                 "",
 				{"ClusterRole", "", name + "-namespaced"}: "served",
 				{"Role", "vela-system", name + "-state"}:  "state",
+				{"Role", "vela-system", webhook}:          "webhook",
 				{"Role", "vela-system", leader}:           "release",
 			},
 		},
@@ -105,6 +108,7 @@ func TestChartRBACIsGenerated(t *testing.T) {
 				{"Role", "infra", name}:                  "served",
 				{"Role", "creds", name + "-state"}:       "state",
 				{"Role", "vela-system", name + "-state"}: "state",
+				{"Role", "vela-system", webhook}:         "webhook",
 				{"Role", "vela-system", leader}:          "release",
 			},
 		},
@@ -115,6 +119,16 @@ func TestChartRBACIsGenerated(t *testing.T) {
 				{"Role", "shop", name}:                   "served",
 				{"Role", "shop", name + "-state"}:        "state",
 				{"Role", "vela-system", name + "-state"}: "state",
+				{"Role", "vela-system", webhook}:         "webhook",
+				{"Role", "vela-system", leader}:          "release",
+			},
+		},
+		"no webhooks": {
+			args: []string{"--set", "webhook.enabled=false"},
+			scopes: map[object]string{
+				{"ClusterRole", "", name}:                "",
+				{"Role", "default", name}:                "served",
+				{"Role", "vela-system", name + "-state"}: "state",
 				{"Role", "vela-system", leader}:          "release",
 			},
 		},
@@ -124,6 +138,7 @@ func TestChartRBACIsGenerated(t *testing.T) {
 				{"ClusterRole", "", name}:                "",
 				{"Role", "default", name}:                "served",
 				{"Role", "vela-system", name + "-state"}: "state",
+				{"Role", "vela-system", webhook}:         "webhook",
 			},
 		},
 	}

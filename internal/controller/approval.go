@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"time"
 
 	tfjson "github.com/hashicorp/terraform-json"
 	corev1 "k8s.io/api/core/v1"
@@ -31,6 +34,11 @@ type ApprovalReconciler struct {
 	// PlanNamespace keeps the saved plans (empty: each InfraApproval's own
 	// namespace, owned by it).
 	PlanNamespace string
+	// RequireRecordedApprover applies an approval only when the
+	// step-runner's admission webhook recorded the person behind it (in the
+	// saved plan's Secret): set when the webhooks are served. Without it
+	// the approver is spec.approval.by, a name the client wrote.
+	RequireRecordedApprover bool
 }
 
 // SetupWithManager registers the reconciler.
@@ -61,6 +69,11 @@ func (r *ApprovalReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 }
 
 func (r *ApprovalReconciler) run(ctx context.Context, obj *v1alpha1.InfraApproval, p *pass) (outcome, error) {
+	// A rejected request stays rejected: its saved plan is gone, and no
+	// approval patched on afterwards applies anything.
+	if rej := obj.Status.Rejected; rej != nil && rej.Request == obj.Spec.Request {
+		return rejected(obj, p.name()), nil
+	}
 	hash := p.res.Hash()
 	approval := obj.Spec.Approval
 	if approval != nil && approval.Request != obj.Spec.Request {
@@ -82,14 +95,53 @@ func (r *ApprovalReconciler) run(ctx context.Context, obj *v1alpha1.InfraApprova
 			p.name(), targetOf(obj, p), s.ID, withConsumers(s.Diff, obj.Status.Consumers))
 		return notReady(v1alpha1.ReasonAwaitingApproval, msg,
 			condition(v1alpha1.ConditionApproved, metav1.ConditionFalse, v1alpha1.ReasonAwaitingApproval, msg)), nil
+	case approval.PlanID != s.ID && len(obj.Status.ShownPlanIDs) > 0 && !slices.Contains(obj.Status.ShownPlanIDs, approval.PlanID):
+		msg := fmt.Sprintf("%s: spec.approval.planID %q: plan id %s was never shown (the plan shown is %s); nothing was applied. Plan %s awaits approval: resume the workflow to apply exactly this plan, or terminate it to reject. %s",
+			p.name(), approval.PlanID, approval.PlanID, s.ID, s.ID, withConsumers(s.Diff, obj.Status.Consumers))
+		return notReady(v1alpha1.ReasonAwaitingApproval, msg,
+			condition(v1alpha1.ConditionApproved, metav1.ConditionFalse, v1alpha1.ReasonAwaitingApproval, msg)), nil
 	case approval.PlanID != s.ID:
 		return planChanged(obj, p, approval.PlanID), nil
 	}
-	return r.apply(ctx, obj, p, approval)
+	secret, err := r.readPlanSecret(ctx, obj)
+	if err != nil {
+		return outcome{}, err
+	}
+	by, ok := r.approverOf(approval, secret)
+	if !ok {
+		msg := fmt.Sprintf("%s: the approval of plan %s was not recorded by the step-runner's admission webhook (no `vela workflow resume` by a person allowed to approve, and no approval written by one, passed it): nothing was applied. Someone with the verb approve on infraapprovals in namespace %s approves with `vela workflow resume`",
+			p.name(), approval.PlanID, obj.Namespace)
+		return notReady(v1alpha1.ReasonApprovalUnverified, msg,
+			condition(v1alpha1.ConditionApproved, metav1.ConditionFalse, v1alpha1.ReasonApprovalUnverified, msg)), nil
+	}
+	return r.apply(ctx, obj, p, approval, by, secret)
+}
+
+// approverOf is the person behind approval: the record the admission
+// webhook kept in the saved plan's Secret for this plan and request, or,
+// when the step-runner runs without its webhooks, the name the client
+// wrote. ok is false when a record is required and there is none.
+func (r *ApprovalReconciler) approverOf(approval *v1alpha1.Approval, secret *corev1.Secret) (by v1alpha1.Approver, ok bool) {
+	if rec, found := approvalRecordOf(secret); found && rec.PlanID == approval.PlanID && rec.Request == approval.Request {
+		return rec.Approver, true
+	}
+	if r.RequireRecordedApprover {
+		return v1alpha1.Approver{}, false
+	}
+	return v1alpha1.Approver{Username: orUnknown(approval.By), Via: "spec.approval.by, a name the client wrote (the step-runner runs without its admission webhooks)"}, true
+}
+
+// rejected is the outcome of a request whose plan was rejected.
+func rejected(obj *v1alpha1.InfraApproval, name string) outcome {
+	rej := obj.Status.Rejected
+	msg := fmt.Sprintf("%s: plan %s was rejected by %s at %s (%s): its saved plan was deleted and nothing is applied for this run, whatever approval is written; `vela workflow restart` plans anew",
+		name, orUnknown(rej.PlanID), orUnknown(rej.By.Username), rej.At.UTC().Format(time.RFC3339), rej.By.Via)
+	return notReady(v1alpha1.ReasonRejected, msg,
+		condition(v1alpha1.ConditionApproved, metav1.ConditionFalse, v1alpha1.ReasonRejected, msg))
 }
 
 // apply applies the approved plan, after checking it still holds.
-func (r *ApprovalReconciler) apply(ctx context.Context, obj *v1alpha1.InfraApproval, p *pass, approval *v1alpha1.Approval) (outcome, error) {
+func (r *ApprovalReconciler) apply(ctx context.Context, obj *v1alpha1.InfraApproval, p *pass, approval *v1alpha1.Approval, by v1alpha1.Approver, secret *corev1.Secret) (outcome, error) {
 	// Re-plan: a change in the cloud or the spec since the plan was shown
 	// voids the approval, even where Terraform would accept the saved plan.
 	fresh, err := p.ws.Plan(ctx, terraform.PlanOptions{Out: "recheck.tfplan"})
@@ -98,7 +150,7 @@ func (r *ApprovalReconciler) apply(ctx context.Context, obj *v1alpha1.InfraAppro
 	}
 	if s := plan.Summarize(fresh.Plan); s.ID != approval.PlanID {
 		if s.Add+s.Change+s.Destroy+s.Import == 0 {
-			return r.alreadyApplied(ctx, obj, p, approval), nil
+			return r.alreadyApplied(ctx, obj, p, approval, by), nil
 		}
 		if err := r.show(ctx, obj, p, fresh.Plan, s); err != nil {
 			return outcome{}, err
@@ -108,7 +160,7 @@ func (r *ApprovalReconciler) apply(ctx context.Context, obj *v1alpha1.InfraAppro
 		}
 		return planChanged(obj, p, approval.PlanID), nil
 	}
-	file, err := r.loadPlan(ctx, obj, p.ws.Dir())
+	file, err := r.loadPlan(obj, secret, p.ws.Dir())
 	if err != nil {
 		return outcome{}, err
 	}
@@ -124,8 +176,8 @@ func (r *ApprovalReconciler) apply(ctx context.Context, obj *v1alpha1.InfraAppro
 		return planChanged(obj, p, approval.PlanID), nil
 	}
 	s := obj.Status.Plan
-	msg := fmt.Sprintf("%s applied the approved plan %s to %s (approved by %s). %s", p.name(), s.ID, targetOf(obj, p), orUnknown(approval.By), footerOf(s))
-	return r.applied(ctx, obj, p, approval, msg), nil
+	msg := fmt.Sprintf("%s applied the approved plan %s to %s (approved by %s). %s", p.name(), s.ID, targetOf(obj, p), by.Username, footerOf(s))
+	return r.applied(ctx, obj, p, approval, by, msg), nil
 }
 
 // alreadyApplied is an approved plan whose re-check finds nothing left to
@@ -133,24 +185,24 @@ func (r *ApprovalReconciler) apply(ctx context.Context, obj *v1alpha1.InfraAppro
 // earlier run that ended (a step-runner killed after Terraform wrote the
 // state, before the status) or the same change made elsewhere; either way
 // the approved change is in effect, and nothing is applied again.
-func (r *ApprovalReconciler) alreadyApplied(ctx context.Context, obj *v1alpha1.InfraApproval, p *pass, approval *v1alpha1.Approval) outcome {
+func (r *ApprovalReconciler) alreadyApplied(ctx context.Context, obj *v1alpha1.InfraApproval, p *pass, approval *v1alpha1.Approval, by v1alpha1.Approver) outcome {
 	s := obj.Status.Plan
 	msg := fmt.Sprintf("%s: the approved plan %s (approved by %s) is already in effect on %s: the re-check finds nothing left to apply (an earlier run applied it and ended before it could report, or the change was made elsewhere). %s",
-		p.name(), s.ID, orUnknown(approval.By), targetOf(obj, p), footerOf(s))
-	return r.applied(ctx, obj, p, approval, msg)
+		p.name(), s.ID, by.Username, targetOf(obj, p), footerOf(s))
+	return r.applied(ctx, obj, p, approval, by, msg)
 }
 
 // applied records the approval of an applied plan, with an Event.
-func (r *ApprovalReconciler) applied(ctx context.Context, obj *v1alpha1.InfraApproval, p *pass, approval *v1alpha1.Approval, msg string) outcome {
+func (r *ApprovalReconciler) applied(ctx context.Context, obj *v1alpha1.InfraApproval, p *pass, approval *v1alpha1.Approval, by v1alpha1.Approver, msg string) outcome {
 	s := obj.Status.Plan
 	obj.Status.ApprovedPlanID = approval.PlanID
-	obj.Status.ApprovedBy = approval.By
+	obj.Status.ApprovedBy = &by
 	obj.Status.ApprovedAt = now()
 	obj.Status.LastRunTime = obj.Status.ApprovedAt
-	r.Recorder.Event(obj, corev1.EventTypeNormal, v1alpha1.ReasonApplied, msg)
-	log.FromContext(ctx).Info("approved plan in effect", "configuration", p.res.Configuration.Name, "plan", s.ID, "by", approval.By)
+	r.Recorder.Event(obj, corev1.EventTypeNormal, v1alpha1.ReasonApplied, msg+" Approver: "+describeApprover(by)+".")
+	log.FromContext(ctx).Info("approved plan in effect", "configuration", p.res.Configuration.Name, "plan", s.ID, "by", by.Username, "groups", by.Groups, "via", by.Via)
 	return succeeded(v1alpha1.ReasonApplied, msg,
-		condition(v1alpha1.ConditionApproved, metav1.ConditionTrue, v1alpha1.ReasonSucceeded, "plan "+s.ID+" approved by "+orUnknown(approval.By)),
+		condition(v1alpha1.ConditionApproved, metav1.ConditionTrue, v1alpha1.ReasonSucceeded, "plan "+s.ID+" approved by "+by.Username),
 		condition(v1alpha1.ConditionApplied, metav1.ConditionTrue, v1alpha1.ReasonApplied, msg))
 }
 
@@ -189,6 +241,9 @@ func (r *ApprovalReconciler) plan(ctx context.Context, obj *v1alpha1.InfraApprov
 	}
 	obj.Status.TargetHash = hash
 	obj.Status.LastRunTime = now()
+	if rej := obj.Status.Rejected; rej != nil && rej.Request != obj.Spec.Request {
+		obj.Status.Rejected = nil // a new run: the rejection was of an earlier one
+	}
 	p.note(condition(v1alpha1.ConditionPlanned, metav1.ConditionTrue, v1alpha1.ReasonSucceeded, footerOf(s)))
 	return r.storePlan(ctx, obj, planned.File, s.ID)
 }
@@ -200,9 +255,38 @@ func (r *ApprovalReconciler) show(ctx context.Context, obj *v1alpha1.InfraApprov
 	if err != nil {
 		return err
 	}
+	if obj.Status.Plan != nil {
+		shown(obj, obj.Status.Plan.ID) // shown until now
+	}
 	obj.Status.Plan = s
 	obj.Status.Consumers = consumers
+	shown(obj, s.ID)
 	return nil
+}
+
+// maxShownPlanIDs bounds status.shownPlanIDs.
+const maxShownPlanIDs = 10
+
+// shown adds id to the plan ids shown, the latest last.
+func shown(obj *v1alpha1.InfraApproval, id string) {
+	ids := slices.DeleteFunc(obj.Status.ShownPlanIDs, func(s string) bool { return s == id })
+	ids = append(ids, id)
+	if len(ids) > maxShownPlanIDs {
+		ids = ids[len(ids)-maxShownPlanIDs:]
+	}
+	obj.Status.ShownPlanIDs = ids
+}
+
+// describeApprover says who approved, for Events and conditions.
+func describeApprover(a v1alpha1.Approver) string {
+	s := a.Username
+	if len(a.Groups) > 0 {
+		s += " (groups " + strings.Join(a.Groups, ", ") + ")"
+	}
+	if a.Via != "" {
+		s += " via " + a.Via
+	}
+	return s
 }
 
 // storePlan keeps the plan file where saved plans live (plansecret.go).
@@ -215,11 +299,7 @@ func (r *ApprovalReconciler) storePlan(ctx context.Context, obj *v1alpha1.InfraA
 }
 
 // loadPlan writes the shown plan, from its Secret, into the workspace.
-func (r *ApprovalReconciler) loadPlan(ctx context.Context, obj *v1alpha1.InfraApproval, dir string) (string, error) {
-	secret, err := r.readPlanSecret(ctx, obj)
-	if err != nil {
-		return "", err
-	}
+func (r *ApprovalReconciler) loadPlan(obj *v1alpha1.InfraApproval, secret *corev1.Secret, dir string) (string, error) {
 	if secret == nil {
 		return "", fmt.Errorf("the saved plan Secret %s is gone; delete the InfraApproval to plan again", obj.Status.PlanSecret)
 	}

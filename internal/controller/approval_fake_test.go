@@ -26,7 +26,10 @@ func TestFakeApproval(t *testing.T) {
 		name   = "InfraApproval team/approve"
 		target = "Configuration team/network"
 		by     = "workflow my-app/approve"
-		footer = "Plan: 1 to add, 0 to change, 0 to destroy."
+		// Without the webhooks the approver is the name the client wrote,
+		// and the Event says so.
+		unverified = " Approver: " + by + " via spec.approval.by, a name the client wrote (the step-runner runs without its admission webhooks)."
+		footer     = "Plan: 1 to add, 0 to change, 0 to destroy."
 	)
 	var (
 		shown   = plan.Summarize(planOf(vpc(create, "", "10.40.0.0/16")))
@@ -41,6 +44,8 @@ func TestFakeApproval(t *testing.T) {
 		return name + ": the plan of " + target + " changed since plan " + approved + " was approved (the cloud or the spec changed); nothing was applied. The new plan " +
 			now.ID + " awaits approval. " + now.Diff
 	}
+	neverShown := name + `: spec.approval.planID "0123abcd": plan id 0123abcd was never shown (the plan shown is ` + shown.ID + "); nothing was applied. Plan " +
+		shown.ID + " awaits approval: resume the workflow to apply exactly this plan, or terminate it to reject. " + shown.Diff
 	appliedMsg := name + " applied the approved plan " + shown.ID + " to " + target + " (approved by " + by + "). " + footer
 	inEffect := name + ": the approved plan " + shown.ID + " (approved by " + by + ") is already in effect on " + target +
 		": the re-check finds nothing left to apply (an earlier run applied it and ended before it could report, or the change was made elsewhere). " + footer
@@ -75,23 +80,25 @@ func TestFakeApproval(t *testing.T) {
 			Conditions: readyWith(v1alpha1.ReasonApplied, appliedMsg,
 				v1alpha1.ConditionApproved, "True Succeeded: plan "+shown.ID+" approved by "+by,
 				v1alpha1.ConditionApplied, "True Applied: "+appliedMsg, v1alpha1.ConditionPlanned, planned),
-			Events: []string{"Normal Applied " + appliedMsg},
+			Events: []string{"Normal Applied " + appliedMsg + unverified},
 		}},
 		"approval for an earlier request: shown again": {shown: []planReply{show}, approve: shown.ID, earlier: true, second: []planReply{show}, want: observed{
 			Calls: []string{"plan approval.tfplan"},
 			Conditions: waitingWith(v1alpha1.ReasonAwaitingApproval, awaiting,
 				v1alpha1.ConditionApproved, "False AwaitingApproval: "+awaiting, v1alpha1.ConditionPlanned, planned),
 		}},
-		"another plan approved": {shown: []planReply{show}, approve: "0123abcd", want: observed{
-			Conditions: waitingWith(v1alpha1.ReasonPlanChanged, planChanged("0123abcd", shown),
-				v1alpha1.ConditionApproved, "False PlanChanged: "+planChanged("0123abcd", shown), v1alpha1.ConditionPlanned, planned),
+		// Issue 17: a hand-patched plan id says it was never shown, not that
+		// the cloud or the spec changed; the shown plan still awaits.
+		"a plan id never shown approved": {shown: []planReply{show}, approve: "0123abcd", want: observed{
+			Conditions: waitingWith(v1alpha1.ReasonAwaitingApproval, neverShown,
+				v1alpha1.ConditionApproved, "False AwaitingApproval: "+neverShown, v1alpha1.ConditionPlanned, planned),
 		}},
 		"already in effect at the re-check: nothing applied, done": {shown: []planReply{show}, approve: shown.ID, second: []planReply{{plan: planOf(vpc(noop, "10.40.0.0/16", "10.40.0.0/16"))}}, want: observed{
 			Calls: []string{"plan recheck.tfplan"}, Done: true,
 			Conditions: readyWith(v1alpha1.ReasonApplied, inEffect,
 				v1alpha1.ConditionApproved, "True Succeeded: plan "+shown.ID+" approved by "+by,
 				v1alpha1.ConditionApplied, "True Applied: "+inEffect, v1alpha1.ConditionPlanned, planned),
-			Events: []string{"Normal Applied " + inEffect},
+			Events: []string{"Normal Applied " + inEffect + unverified},
 		}},
 		"plan changed at the re-check: nothing applied": {shown: []planReply{show}, approve: shown.ID, second: []planReply{changed}, want: observed{
 			Calls: []string{"plan recheck.tfplan"},

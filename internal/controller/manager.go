@@ -88,6 +88,10 @@ type Options struct {
 	// variables Secrets of the step-run objects (empty: each object's own
 	// namespace). CacheOptions must be given the same namespace.
 	PlanNamespace string
+	// RequireRecordedApprover applies an InfraApproval's approval only with
+	// the person the admission webhook recorded (internal/webhook): set
+	// when the step-runner serves its webhooks.
+	RequireRecordedApprover bool
 }
 
 // Setup registers the three step reconcilers, the metrics (metrics.go) and the
@@ -129,7 +133,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 			Resolver: rt.Resolver, Recorder: rt.Recorder, Namespaces: o.Namespaces},
 		&ImportReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent},
 		&DriftReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent},
-		&ApprovalReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent, PlanNamespace: o.PlanNamespace},
+		&ApprovalReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent, PlanNamespace: o.PlanNamespace, RequireRecordedApprover: o.RequireRecordedApprover},
 		&RetainReconciler{Client: mgr.GetClient(), Recorder: rt.Recorder, Namespaces: o.Namespaces},
 	} {
 		if err := r.SetupWithManager(mgr); err != nil {

@@ -31,7 +31,13 @@ const (
 
 // planKey is where the saved plan of the InfraApproval key is kept.
 func (r *ApprovalReconciler) planKey(key types.NamespacedName) types.NamespacedName {
-	if r.PlanNamespace == "" || r.PlanNamespace == key.Namespace {
+	return PlanSecretKey(r.PlanNamespace, key)
+}
+
+// PlanSecretKey is where the saved plan of the InfraApproval key is kept
+// with the plan namespace planNamespace (--plan-namespace).
+func PlanSecretKey(planNamespace string, key types.NamespacedName) types.NamespacedName {
+	if planNamespace == "" || planNamespace == key.Namespace {
 		return types.NamespacedName{Namespace: key.Namespace, Name: key.Name + "-plan"}
 	}
 	name := fmt.Sprintf("tfplan-%s.%s", key.Namespace, key.Name)
@@ -39,7 +45,7 @@ func (r *ApprovalReconciler) planKey(key types.NamespacedName) types.NamespacedN
 		sum := sha256.Sum256([]byte(key.String()))
 		name = name[:200] + "-" + hex.EncodeToString(sum[:8])
 	}
-	return types.NamespacedName{Namespace: r.PlanNamespace, Name: name}
+	return types.NamespacedName{Namespace: planNamespace, Name: name}
 }
 
 // savePlanSecret writes the plan file and its id; in obj's own namespace

@@ -62,6 +62,10 @@ var policies = map[string]policy{
 	// Waits for a person: an approval in the spec.
 	v1alpha1.ReasonAwaitingApproval: {},
 	v1alpha1.ReasonPlanChanged:      {},
+	// A person rejected the plan, or no person was recorded behind the
+	// approval: only a new run (spec.request) plans again.
+	v1alpha1.ReasonRejected:           {stall: true},
+	v1alpha1.ReasonApprovalUnverified: {stall: true},
 }
 
 // policyOf returns reason's policy; a reason missing from the table (a

@@ -14,7 +14,9 @@ package controller
 //   - state: where Terraform state and shared credentials live, as a Role
 //     in terraformBackendNamespace and each of values.credentialNamespaces
 //     (vela-system by default);
-//   - release: its own namespace, for leader election.
+//   - release: its own namespace, for leader election;
+//   - webhook: its own namespace, when it serves its admission webhooks
+//     (values.webhook.enabled).
 
 // Its step-run objects: watched, reconciled, their status written.
 // +kubebuilder:rbac:groups=infra.vela-infra.io,resources=infraimports;infradrifts;infraapprovals,verbs=get;list;watch
@@ -54,3 +56,15 @@ package controller
 // Leader election: its Lease, and the Events that record a new leader.
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=release
 // +kubebuilder:rbac:groups=core,resources=events,verbs=create;patch,namespace=release
+
+// Approvals (internal/webhook): the admission webhooks ask the API server
+// whether the person resuming a workflow, or approving an InfraApproval
+// directly, has the verb approve on it (SubjectAccessReview); the
+// step-runner keeps its own webhook certificate, puts its CA into its one
+// ValidatingWebhookConfiguration (by name), and keeps the CA and serving
+// certificate in one Secret of its own namespace (create cannot be limited
+// to a name; get and update are).
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=get;update,resourceNames=vela-infra-step-runner
+// +kubebuilder:rbac:groups=core,resources=secrets,verbs=create,namespace=webhook
+// +kubebuilder:rbac:groups=core,resources=secrets,verbs=get;update,resourceNames=vela-infra-step-runner-webhook-cert,namespace=webhook

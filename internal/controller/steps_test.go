@@ -251,7 +251,7 @@ func TestApprovalAppliesExactlyTheShownPlan(t *testing.T) {
 	}
 	f.approve(a, a.Status.Plan.ID)
 	a = await(f, a, "applied", func(o *v1alpha1.InfraApproval) bool { return readyIs(metav1.ConditionTrue, v1alpha1.ReasonApplied)(o) })
-	if a.Status.ApprovedBy != "workflow my-app/approve-step" || a.Status.ApprovedAt == nil || a.Status.ApprovedPlanID != a.Status.Plan.ID {
+	if a.Status.ApprovedBy == nil || a.Status.ApprovedBy.Username != "workflow my-app/approve-step" || a.Status.ApprovedAt == nil || a.Status.ApprovedPlanID != a.Status.Plan.ID {
 		t.Fatalf("approval not recorded: %+v", a.Status)
 	}
 	if n := f.cloud.CountRequests(http.MethodPost, "/v1/buckets"); n != 1 {

@@ -12,8 +12,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{/*
 vela-infra.rules: the rules of one scope of rbac/role.yaml, which
 controller-gen writes (make generate) from the kubebuilder markers in
-internal/controller/rbac.go: scope "" is its ClusterRole, "served" and
-"release" the placeholder namespaces of its Roles (see rbac.go).
+internal/controller/rbac.go: scope "" is its ClusterRole, "served", "state",
+"release" and "webhook" the placeholder namespaces of its Roles (see rbac.go).
 */}}
 {{- define "vela-infra.rules" -}}
 {{- $scope := .scope -}}

@@ -72,5 +72,11 @@ const (
 	ReasonNoChanges        = "NoChanges"
 	ReasonAwaitingApproval = "AwaitingApproval"
 	ReasonPlanChanged      = "PlanChanged"
-	ReasonApplied          = "Applied"
+	// ReasonRejected: the workflow was terminated while the plan awaited
+	// approval (or the plan was superseded); its saved plan is deleted.
+	ReasonRejected = "Rejected"
+	// ReasonApprovalUnverified: an approval no person was recorded for by
+	// the step-runner's admission webhook; nothing is applied.
+	ReasonApprovalUnverified = "ApprovalUnverified"
+	ReasonApplied            = "Applied"
 )

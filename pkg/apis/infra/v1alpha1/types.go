@@ -343,15 +343,51 @@ type InfraApprovalStatus struct {
 	// ApprovedPlanID, ApprovedBy and ApprovedAt record the approval applied.
 	// +optional
 	ApprovedPlanID string `json:"approvedPlanID,omitempty"`
+	// ApprovedBy is the person who approved, as the API server
+	// authenticated them (the step-runner's admission webhook recorded the
+	// request's userInfo), never a name a client wrote.
 	// +optional
-	ApprovedBy string `json:"approvedBy,omitempty"`
+	ApprovedBy *Approver `json:"approvedBy,omitempty"`
 	// +optional
 	ApprovedAt *metav1.Time `json:"approvedAt,omitempty"`
+	// ShownPlanIDs are the plan ids shown for spec.request, the latest
+	// last (at most 10): an approval of any other id approves a plan that
+	// was never shown.
+	// +optional
+	ShownPlanIDs []string `json:"shownPlanIDs,omitempty"`
+	// Rejected records the rejection of the plan of spec.request
+	// (`vela workflow terminate`): its saved plan is deleted and no
+	// approval of that request is applied.
+	// +optional
+	Rejected *Rejection `json:"rejected,omitempty"`
 	// Consumers are the other Configurations, in any namespace, that use a
 	// resource the shown plan changes (its id is in their variables or
 	// HCL): shared infrastructure and who depends on it, for the review.
 	// +optional
 	Consumers []Consumer `json:"consumers,omitempty"`
+}
+
+// Approver is a person as the API server authenticated them.
+type Approver struct {
+	Username string `json:"username"`
+	// +optional
+	Groups []string `json:"groups,omitempty"`
+	// Via says how the decision was made: `vela workflow resume` of an
+	// application, `vela workflow terminate`, or an approval written
+	// directly on the InfraApproval.
+	// +optional
+	Via string `json:"via,omitempty"`
+}
+
+// Rejection is a plan rejected for one request.
+type Rejection struct {
+	// Request is the spec.request whose plan was rejected.
+	Request string `json:"request"`
+	// PlanID is the plan that was shown when it was rejected.
+	// +optional
+	PlanID string      `json:"planID,omitempty"`
+	By     Approver    `json:"by"`
+	At     metav1.Time `json:"at"`
 }
 
 // Consumer is a Configuration that uses a resource a plan changes.
