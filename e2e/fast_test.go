@@ -242,14 +242,41 @@ func TestImportThenDriftThroughWorkflowSteps(t *testing.T) {
 	if n := cloud.CountRequests(http.MethodPost, "/v1/vpcs"); n != posts {
 		t.Fatalf("infra-import created a VPC")
 	}
+	// Without drift, the step that takes infra-drift's output drifted is
+	// skipped.
+	status = eventually(t, time.Minute, "finished: true", "status", "network")
+	if step := stepOf(status, "plan-correction"); !strings.Contains(step, "phase: skipped") {
+		t.Errorf("plan-correction ran without drift:\n%s", status)
+	}
 
-	// Someone edits the VPC in the console; the next run reports the drift.
+	// Someone edits the VPC in the console; the next run reports the drift,
+	// and the step that takes its output plans the correction.
 	cloud.MustAdmin(http.MethodPatch, "resources/vpcs/vpc-legacy01", map[string]any{"tags": map[string]string{"owner": "someone-else"}}, nil)
 	if out, err := vela(t, "workflow", "restart", "network"); err != nil {
 		t.Fatalf("vela workflow restart: %v\n%s", err, out)
 	}
-	status = eventually(t, 3*time.Minute, `tags.owner: "ops" -> "someone-else"`, "status", "network")
+	status = eventually(t, 3*time.Minute, "awaits approval", "status", "network")
 	t.Logf("vela status after an out-of-band edit:\n%s", status)
+	if !strings.Contains(status, `tags.owner: "ops" -> "someone-else"`) {
+		t.Errorf("infra-drift does not show the drift:\n%s", status)
+	}
+	if step := stepOf(status, "plan-correction"); !strings.Contains(step, "phase: succeeded") || !strings.Contains(step, "awaits approval") ||
+		!strings.Contains(step, `tags.owner: "someone-else" -> "ops"`) {
+		t.Errorf("plan-correction did not plan the correction on drift:\n%s", step)
+	}
+}
+
+// stepOf is the part of vela status output about the workflow step name.
+func stepOf(status, name string) string {
+	i := strings.Index(status, "name: "+name+"\n")
+	if i < 0 {
+		return ""
+	}
+	rest := status[i:]
+	if j := strings.Index(rest[1:], "- id: "); j >= 0 {
+		return rest[:j+1]
+	}
+	return rest
 }
 
 // TestStaleApprovalAppliesNothing: the cloud changes after the diff was
