@@ -709,19 +709,7 @@ func testStaleApproval(ctx context.Context, t *testing.T, c *localcluster.Cluste
 	upApp(ctx, t, c, "stale", approvalApp("stale", "stale-assets", "public-read"))
 	statusUntil(ctx, t, c, "stale", `acl: "private" -> "public-read"`, 3*time.Minute)
 	statusUntil(ctx, t, c, "stale", "suspending", time.Minute)
-	buckets, err := mcclient.New(cloud.URL, mycloudtest.AccessKey, mycloudtest.SecretKey).List(ctx, "buckets", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := ""
-	for _, b := range buckets {
-		if b.String("name") == "stale-assets" {
-			id = b.String("id")
-		}
-	}
-	if id == "" {
-		t.Fatalf("bucket stale-assets not in the cloud: %v", buckets)
-	}
+	id := bucketID(ctx, t, cloud, "stale-assets")
 	// Someone turns on versioning in the console while the diff waits.
 	cloud.MustAdmin(http.MethodPatch, "resources/buckets/"+id, map[string]any{"versioning": true}, nil)
 	patches := cloud.CountRequests(http.MethodPatch, "/v1/buckets")
@@ -792,4 +780,21 @@ func testLeastPrivilege(ctx context.Context, t *testing.T, c *localcluster.Clust
 			t.Errorf("kubectl auth can-i %s as the step-runner: %q, want %q", strings.Join(tc.args, " "), got, tc.want)
 		}
 	}
+}
+
+// bucketID is the id of the bucket named name in cloud, failing when there
+// is none.
+func bucketID(ctx context.Context, t *testing.T, cloud *mycloudtest.Cloud, name string) string {
+	t.Helper()
+	buckets, err := mcclient.New(cloud.URL, mycloudtest.AccessKey, mycloudtest.SecretKey).List(ctx, "buckets", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range buckets {
+		if b.String("name") == name {
+			return b.String("id")
+		}
+	}
+	t.Fatalf("bucket %s not in the cloud: %v", name, buckets)
+	return ""
 }

@@ -55,19 +55,7 @@ spec:
 			t.Fatalf("InfraDrift %s never checked the bucket clean within 4m:\n%s\n%s", drift, out, diagnose(ctx, c))
 		}
 	}
-	buckets, err := mcclient.New(cloud.URL, mycloudtest.AccessKey, mycloudtest.SecretKey).List(ctx, "buckets", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := ""
-	for _, b := range buckets {
-		if b.String("name") == "declared-assets" {
-			id = b.String("id")
-		}
-	}
-	if id == "" {
-		t.Fatalf("bucket declared-assets not in the cloud: %v", buckets)
-	}
+	id := bucketID(ctx, t, cloud, "declared-assets")
 
 	// Someone turns on versioning in the console.
 	patches := cloud.CountRequests(http.MethodPatch, "/v1/buckets")
