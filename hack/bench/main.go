@@ -110,7 +110,12 @@ func (b *bench) figures(idle float64) error {
 		}
 	}
 	if b.want("memory") {
-		return b.memoryFigure(idle)
+		if err := b.memoryFigure(idle); err != nil {
+			return err
+		}
+	}
+	if b.want("schedule") {
+		return b.scheduleFigure()
 	}
 	return nil
 }

@@ -52,7 +52,7 @@ func (b *bench) startStack() error {
 	b.exits.add(func() { _ = env.Stop() })
 	b.exits.add(func() { close(b.drifts.done) })
 	b.stack, err = testenv.StartStack(env, b.root, testenv.StackOptions{
-		VelaCore: b.bin("vela-core"), Vela: b.bin("vela"), StepRunner: b.bin("step-runner"), Terraform: b.bin("terraform"),
+		VelaCore: b.bin("vela-core"), Vela: b.bin("vela"), StepRunner: b.stepRunner(), Terraform: b.bin("terraform"),
 		TerraformCLIConfig: b.bin("terraformrc"), Endpoint: b.cloud, AccessKey: accessKey, SecretKey: secretKey,
 	})
 	if err != nil {
@@ -63,4 +63,13 @@ func (b *bench) startStack() error {
 	_ = v1alpha1.AddToScheme(s)
 	b.c, err = client.NewWithWatch(env.Config, client.Options{Scheme: s})
 	return err
+}
+
+// stepRunner is the step-runner binary the bench runs: STEP_RUNNER, else
+// bin/step-runner.
+func (b *bench) stepRunner() string {
+	if p := os.Getenv("STEP_RUNNER"); p != "" {
+		return p
+	}
+	return b.bin("step-runner")
 }

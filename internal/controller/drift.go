@@ -19,10 +19,14 @@ import (
 type DriftReconciler struct {
 	*Runtime
 	MaxConcurrent int
+	// schedule spreads scheduled checks over their interval (schedule.go).
+	schedule schedule
 }
 
-// SetupWithManager registers the reconciler.
+// SetupWithManager registers the reconciler. Scheduled checks that fell due
+// before now are spread over the interval after it.
 func (r *DriftReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.schedule.began = time.Now()
 	return r.register(mgr, &v1alpha1.InfraDrift{}, r.MaxConcurrent, r)
 }
 
@@ -33,9 +37,9 @@ func (r *DriftReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	result, err := r.reconcileStep(ctx, req.NamespacedName, obj, step{
 		due: func() time.Duration { return r.due(obj) },
 		validate: func() error {
-			if obj.Spec.Interval != nil && obj.Spec.Interval.Duration < 30*time.Second {
-				return invalidSpec("InfraDrift %s/%s: spec.interval %s is shorter than the minimum 30s",
-					obj.Namespace, obj.Name, obj.Spec.Interval.Duration)
+			if obj.Spec.Interval != nil && obj.Spec.Interval.Duration < minInterval {
+				return invalidSpec("InfraDrift %s/%s: spec.interval %s is shorter than the minimum %s",
+					obj.Namespace, obj.Name, obj.Spec.Interval.Duration, minInterval)
 			}
 			return nil
 		},
@@ -50,17 +54,7 @@ func (r *DriftReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 // due returns 0 when a check should run now, a positive wait for a
 // scheduled check not yet due, or -1 when there is nothing to do.
 func (r *DriftReconciler) due(obj *v1alpha1.InfraDrift) time.Duration {
-	if !done(obj) {
-		return 0
-	}
-	if obj.Spec.Interval == nil || obj.Status.LastRunTime == nil {
-		return -1
-	}
-	next := obj.Status.LastRunTime.Add(obj.Spec.Interval.Duration)
-	if wait := time.Until(next); wait > 0 {
-		return wait
-	}
-	return 0
+	return r.schedule.wait(obj, time.Now())
 }
 
 // check compares the cloud with the state, and carries out the remedy

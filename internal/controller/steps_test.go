@@ -155,8 +155,9 @@ func TestDriftIsFoundDescribedAndCounted(t *testing.T) {
 	}
 
 	f.cloud.MustAdmin(http.MethodPatch, "resources/vpcs/vpc-legacy01", map[string]any{"tags": map[string]string{"owner": "someone-else", "temp": "yes"}}, nil)
+	// Scheduled: its first check runs at its phase, within 30s (schedule.go).
 	drift := &v1alpha1.InfraDrift{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "after"}, Spec: v1alpha1.InfraDriftSpec{
-		Target: v1alpha1.Target{ConfigurationName: "network"}, Interval: &metav1.Duration{Duration: time.Minute}}}
+		Target: v1alpha1.Target{ConfigurationName: "network"}, Interval: &metav1.Duration{Duration: 30 * time.Second}}}
 	f.create(drift)
 	drift = await(f, drift, "drift found", func(o *v1alpha1.InfraDrift) bool { return readyIs(metav1.ConditionTrue, v1alpha1.ReasonDriftFound)(o) })
 	if !drift.Status.Drifted || drift.Status.Drift.Change != 1 {
