@@ -71,11 +71,12 @@ down: ## Stop the local cluster and remove its state (.cluster/).
 # What `make generate` writes (a directory: all it holds), each generated
 # file in one place: deepcopy; CRDs and the step-runner's RBAC rules in the
 # chart (controller-gen); the addons' generated files (definitions/gen,
-# hack/addongen, hack/terraformaddon) and docs/components.md (definitions/gen).
-GENERATED := pkg/apis/infra/v1alpha1/zz_generated.deepcopy.go charts/vela-infra/crds charts/vela-infra/rbac addons docs/components.md
+# hack/addongen, hack/terraformaddon) and docs/components.md (definitions/gen);
+# the chart's dashboard and alerts (hack/monitoring, a module of its own).
+GENERATED := pkg/apis/infra/v1alpha1/zz_generated.deepcopy.go charts/vela-infra/crds charts/vela-infra/rbac addons docs/components.md charts/vela-infra/files
 
 .PHONY: generate
-generate: ## Regenerate every generated file (deepcopy, CRDs, RBAC rules, addon files, docs/components.md).
+generate: ## Regenerate every generated file (deepcopy, CRDs, RBAC rules, addon files, docs/components.md, dashboard and alerts).
 	@./hack/build-tool.sh controller-gen
 	$(BIN)/controller-gen object paths=./pkg/apis/...
 	$(BIN)/controller-gen crd:maxDescLen=400 paths=./pkg/apis/... output:crd:artifacts:config=charts/vela-infra/crds
@@ -83,6 +84,7 @@ generate: ## Regenerate every generated file (deepcopy, CRDs, RBAC rules, addon 
 	go generate ./definitions
 	go run ./hack/addongen
 	go run ./hack/terraformaddon
+	cd hack/monitoring && go run . -out ../../charts/vela-infra/files
 
 # Each generated file's path and content hash (a symbolic link's target).
 snapshot = { find $(GENERATED) \( -type f -o -type l \) 2>/dev/null || true; } | LC_ALL=C sort | while read -r f; do \

@@ -93,6 +93,7 @@ spec:
 	if !strings.Contains(events, "DriftReverted") {
 		t.Errorf("no DriftReverted Event on InfraDrift %s (events: %s)", drift, events)
 	}
+	testDriftMetrics(ctx, t, c, cloud, drift, id, edited)
 
 	// The InfraDrift is the application's: deleted with it.
 	if out, err := c.Vela(ctx, "delete", app, "-n", "default", "-y"); err != nil {
