@@ -291,6 +291,17 @@ func TestStepBranches(t *testing.T) {
 	const diff = "1 to add, 2 to change, 0 to destroy:\n  ~ mycloud_mysql.this"
 	const unknownComponent = `component "x" is not a component of application shop: name one of db`
 	const noComponent = `parameter component is missing: name the mycloud-* component of application shop to work on, one of db`
+	// approvedP42: the step applied InfraApproval shop-db approving plan
+	// p-42 of its request.
+	approvedP42 := func(t *testing.T, objs []*unstructured.Unstructured) {
+		if len(objs) != 1 || objs[0].GetName() != "shop-db" {
+			t.Fatalf("applied %v, want the InfraApproval shop-db", objs)
+		}
+		want := map[string]any{"planID": "p-42", "request": "plan-session", "by": "shop/approve (step session session-1)"}
+		if diff := cmp.Diff(want, objs[0].Object["spec"].(map[string]any)["approval"]); diff != "" {
+			t.Errorf("approval (-want +got):\n%s", diff)
+		}
+	}
 	nothingApplied := func(t *testing.T, objs []*unstructured.Unstructured) {
 		if len(objs) != 0 {
 			t.Errorf("applied %v", objs)
@@ -520,6 +531,17 @@ func TestStepBranches(t *testing.T) {
 			wantPhase: failed, wantReason: wftypes.StatusReasonAction, wantMessage: "terraform plan failed: bad variable",
 		},
 
+		"plan: passed by policy": {
+			step: "infra-plan", properties: db,
+			status:    with(objectStatus(1, pending(infrav1alpha1.ReasonPolicyApproved, "passes without a person's approval: InfraPolicy tags (approve)")), "plan", plan),
+			wantPhase: succeeded, wantMessage: "passes without a person's approval: InfraPolicy tags (approve)",
+		},
+		"plan: stopped by policy": {
+			step: "infra-plan", properties: db,
+			status:    with(objectStatus(1, stalled(infrav1alpha1.ReasonPolicyDenied, "plan p-42 cannot be approved: InfraPolicy no-replace (mandatory)")), "plan", plan),
+			wantPhase: failed, wantReason: wftypes.StatusReasonAction, wantMessage: "plan p-42 cannot be approved: InfraPolicy no-replace (mandatory)",
+		},
+
 		"approve: no plan": {
 			step: "infra-approve", properties: db, readErr: `infraapprovals.infra.vela-infra.io "shop-db" not found`,
 			wantPhase: failed, wantReason: wftypes.StatusReasonAction,
@@ -544,15 +566,21 @@ func TestStepBranches(t *testing.T) {
 			step: "infra-approve", properties: db, spec: map[string]any{"request": "plan-session"}, resumed: true,
 			status:    with(objectStatus(1, pending(infrav1alpha1.ReasonAwaitingApproval, diff)), "plan", plan),
 			wantPhase: running, wantReason: wftypes.StatusReasonWait, wantMessage: "InfraApproval shop-db: applying the approved plan p-42",
-			wantApplied: func(t *testing.T, objs []*unstructured.Unstructured) {
-				if len(objs) != 1 || objs[0].GetName() != "shop-db" {
-					t.Fatalf("applied %v, want the InfraApproval shop-db", objs)
-				}
-				want := map[string]any{"planID": "p-42", "request": "plan-session", "by": "shop/approve (step session session-1)"}
-				if diff := cmp.Diff(want, objs[0].Object["spec"].(map[string]any)["approval"]); diff != "" {
-					t.Errorf("approval (-want +got):\n%s", diff)
-				}
-			},
+			wantApplied: approvedP42,
+		},
+		// Passed by the policies: approved at once, no suspend.
+		"approve: passed by policy": {
+			step: "infra-approve", properties: db, spec: map[string]any{"request": "plan-session"},
+			status:    with(objectStatus(1, pending(infrav1alpha1.ReasonPolicyApproved, "passes: InfraPolicy tags (approve)")), "plan", plan),
+			wantPhase: running, wantReason: wftypes.StatusReasonWait,
+			wantMessage: "InfraApproval shop-db: applying plan p-42, which the policies pass: passes: InfraPolicy tags (approve)",
+			wantApplied: approvedP42,
+		},
+		"approve: stopped by policy": {
+			step: "infra-approve", properties: db,
+			status:    objectStatus(1, stalled(infrav1alpha1.ReasonPolicyDenied, "plan p-42 cannot be approved: InfraPolicy no-replace (mandatory)")),
+			wantPhase: failed, wantReason: wftypes.StatusReasonAction, wantMessage: "plan p-42 cannot be approved: InfraPolicy no-replace (mandatory)",
+			wantApplied: nothingApplied,
 		},
 		"approve: no changes": {
 			step: "infra-approve", properties: db,

@@ -216,7 +216,7 @@ func testTerraformAddonRendersTheChart(t *testing.T, s *testenv.Stack) {
 // state in each Configuration's namespace.
 func testVelaInfraAddonRendersTheChart(t *testing.T, s *testenv.Stack) {
 	every := []string{
-		"namespaces={shop,infra,shop}", "credentialNamespaces={creds}", "terraformBackendNamespace=", "leaderElection=false",
+		"namespaces={shop,infra,shop}", "credentialNamespaces={creds}", "terraformBackendNamespace=", "webhook.enabled=false", "leaderElection=false",
 		"image.repository=registry.example/step-runner", "image.tag=t1", "image.pullPolicy=Always", "replicas=2", "logLevel=debug",
 		"allowedProviders={mycloud,aws}", "providerNamespaces={default,shared}", "terraformControllerNamespace=tfjobs",
 		"terraform.bin=/opt/terraform", "terraform.cliConfig=/opt/terraformrc", "terraform.lockTimeout=2m", "terraform.gracePeriod=45s",
@@ -250,9 +250,14 @@ func testVelaInfraAddonRendersTheChart(t *testing.T, s *testenv.Stack) {
 		helm:   []string{"--set-json", "namespaces=[]"},
 	}, {
 		name:    "every namespace, state in each Configuration's",
-		params:  []string{"namespaces={}", "terraformBackendNamespace="},
-		helm:    []string{"--set-json", "namespaces=[]", "--set", "terraformBackendNamespace="},
+		params:  []string{"namespaces={}", "terraformBackendNamespace=", "webhook.enabled=false"},
+		helm:    []string{"--set-json", "namespaces=[]", "--set", "terraformBackendNamespace=", "--set", "webhook.enabled=false"},
 		refused: "terraformBackendNamespace is empty (state in each Configuration's namespace) and namespaces is empty: list the served namespaces, which then hold the state",
+	}, {
+		name:    "webhooks, saved plans in each tenant's namespace",
+		params:  []string{"terraformBackendNamespace="},
+		helm:    []string{"--set", "terraformBackendNamespace="},
+		refused: "webhook.enabled needs terraformBackendNamespace: who approved a plan is recorded in its saved plan's Secret",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			addonOut, addonErr := addonDryRun(t, s, "vela-infra", tc.params...)

@@ -83,6 +83,23 @@ metadata: {name: infra-approvers, namespace: default}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: infra-approvers}
 subjects:
   - {apiGroup: rbac.authorization.k8s.io, kind: Group, name: platform-approvers}
+---
+# Approvers may also write applications (separation of duty keeps them
+# from approving their own changes).
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: app-authors, namespace: default}
+rules:
+  - apiGroups: [core.oam.dev]
+    resources: [applications]
+    verbs: [create, update, patch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: app-authors, namespace: default}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: app-authors}
+subjects:
+  - {apiGroup: rbac.authorization.k8s.io, kind: Group, name: platform-approvers}
 `
 
 // testApprovalIdentity: two people with client certificates of the cluster
@@ -94,14 +111,7 @@ subjects:
 // terminated approval is Rejected, its saved plan deleted, and alice's
 // patch of an approval onto it is refused and creates nothing.
 func testApprovalIdentity(ctx context.Context, t *testing.T, c *localcluster.Cluster, cloud *mycloudtest.Cloud) {
-	kubectl := func(args ...string) string {
-		t.Helper()
-		out, err := c.Kubectl(ctx, args...)
-		if err != nil {
-			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
-	}
+	kubectl := kubectlOrFail(ctx, t, c)
 	rbac := filepath.Join(t.TempDir(), "rbac.yaml")
 	if err := os.WriteFile(rbac, []byte(approvalRBAC), 0o600); err != nil {
 		t.Fatal(err)
@@ -186,7 +196,38 @@ func testApprovalIdentity(ctx context.Context, t *testing.T, c *localcluster.Clu
 	if n := cloud.CountRequests(http.MethodPost, "/v1/buckets") - posts; n != 0 {
 		t.Fatalf("a patch onto a terminated approval created %d bucket(s)", n)
 	}
-	for _, app := range []string{"who", "revive"} {
+	// Separation of duty: alice writes the application herself; her
+	// resume is refused, carol's (another approver) applies it.
+	carol := personKubeconfig(t, c, "carol", "platform-approvers")
+	duty := filepath.Join(t.TempDir(), "duty.yaml")
+	app := strings.Replace(approvalApp("duty", "duty-assets", "private"), "          component: duty-bucket\n      - name: apply",
+		"          component: duty-bucket\n          separateDuties: true\n      - name: apply", 1)
+	if !strings.Contains(app, "separateDuties: true") {
+		t.Fatalf("no separateDuties in:\n%s", app)
+	}
+	if err := os.WriteFile(duty, []byte(app), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := kubectlAs(ctx, c, alice, "apply", "-f", duty); err != nil {
+		t.Fatalf("kubectl apply as alice: %v\n%s", err, out)
+	}
+	statusUntil(ctx, t, c, "duty", "suspending", 3*time.Minute)
+	posts = cloud.CountRequests(http.MethodPost, "/v1/buckets")
+	out, err = velaAs(ctx, c, alice, "workflow", "resume", "duty")
+	if err == nil || !strings.Contains(out, `separation of duty (step approve, separateDuties): user "alice" made the application's current spec`) {
+		t.Errorf("alice resuming her own change: %v\n%s", err, out)
+	}
+	t.Logf("vela workflow resume duty, as alice who wrote it:\n%s", out)
+	statusUntil(ctx, t, c, "duty", "suspending", 10*time.Second)
+	if out, err := velaAs(ctx, c, carol, "workflow", "resume", "duty"); err != nil {
+		t.Fatalf("vela workflow resume by carol: %v\n%s", err, out)
+	}
+	statusUntil(ctx, t, c, "duty", "approved by carol", 3*time.Minute)
+	if n := cloud.CountRequests(http.MethodPost, "/v1/buckets") - posts; n != 1 {
+		t.Errorf("carol's approval created %d bucket(s), want 1", n)
+	}
+
+	for _, app := range []string{"who", "revive", "duty"} {
 		if out, err := c.Vela(ctx, "delete", "-n", "default", app, "-y"); err != nil {
 			t.Errorf("vela delete %s: %v\n%s", app, err, out)
 		}
@@ -272,6 +313,18 @@ func velaAs(ctx context.Context, c *localcluster.Cluster, kubeconfig string, arg
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "HOME="+filepath.Dir(kubeconfig))
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// kubectlOrFail returns a kubectl that fails the test on an error.
+func kubectlOrFail(ctx context.Context, t *testing.T, c *localcluster.Cluster) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		out, err := c.Kubectl(ctx, args...)
+		if err != nil {
+			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
 }
 
 // kubectlAs runs bin/kubectl as the person of kubeconfig.

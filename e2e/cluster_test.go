@@ -44,6 +44,7 @@ func TestCluster(t *testing.T) {
 	t.Run("TerminateRejects", func(t *testing.T) { testTerminate(ctx, t, c, cloud) })
 	t.Run("StaleApprovalAppliesNothing", func(t *testing.T) { testStaleApproval(ctx, t, c, cloud) })
 	t.Run("ApprovalIdentity", func(t *testing.T) { testApprovalIdentity(ctx, t, c, cloud) })
+	t.Run("Policies", func(t *testing.T) { testPolicies(ctx, t, c, cloud) })
 	t.Run("ImportThatWouldReplaceFails", func(t *testing.T) { testImportWouldReplace(ctx, t, c, cloud) })
 	t.Run("FailedApplyKeepsItsOutput", func(t *testing.T) { testFailedApplyOutput(ctx, t, c) })
 	t.Run("BadPropertyNamesIt", func(t *testing.T) { testBadProperty(ctx, t, c) })
@@ -484,9 +485,12 @@ func gunzipBase64(t *testing.T, s string) string {
 // id, by applications in two other namespaces through mycloud-redis-ref.
 // The consumers get its endpoint; the owner's Configuration is kept in the
 // cloud while they use it (vela status names them); a plan that replaces
-// it names both in the held approval, and terminate changes nothing;
-// deleting a consumer, then the owner while a consumer remains, destroys
-// nothing.
+// it names both in the held approval, terminate changes nothing, and a
+// restart and resume apply exactly that replacement; deleting the owner
+// while a consumer remains is refused naming them (the step-runner's
+// admission webhook), deleting a consumer destroys nothing, and once the
+// last consumer is gone the owner is deleted; annotated, an owner with a
+// consumer is deleted and what it shares stays in the cloud.
 func testSharedInfrastructure(ctx context.Context, t *testing.T, c *localcluster.Cluster, cloud *mycloudtest.Cloud) {
 	subnetID, err := c.Kubectl(ctx, "get", "configuration", "app-subnet", "-o", "jsonpath={.status.apply.outputs.id.value}")
 	if err != nil || !strings.HasPrefix(subnetID, "subnet-") {
@@ -620,30 +624,192 @@ spec:
 	}
 	statusUntil(ctx, t, c, "shared-cache", "Terminated: true", time.Minute)
 
-	// Deleting a consumer, then the owner while the other consumer remains,
-	// destroys nothing in the cloud.
-	for _, del := range [][]string{{"-n", "team-a", "checkout"}, {"-n", "default", "shared-cache"}} {
-		if out, err := c.Vela(ctx, append(append([]string{"delete"}, del...), "-y")...); err != nil {
-			t.Fatalf("vela delete %v: %v\n%s", del, err, out)
-		}
+	if n := writes() - before; n != 0 {
+		t.Errorf("terminate changed the shared Redis: %d write requests", n)
 	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		out, err := c.Kubectl(ctx, "get", "configuration", "cache")
-		if err != nil && strings.Contains(out, "NotFound") {
+
+	// Planned anew, the same replacement is held naming both consumers, and
+	// the resume applies exactly it: one create, one destroy, no update.
+	if out, err := c.Vela(ctx, "workflow", "restart", "shared-cache"); err != nil {
+		t.Fatalf("vela workflow restart: %v\n%s", err, out)
+	}
+	statusUntil(ctx, t, c, "shared-cache", "suspending", 3*time.Minute)
+	held = statusUntil(ctx, t, c, "shared-cache", "team-b/search (component search-cache)", time.Minute)
+	if !strings.Contains(held, "team-a/checkout (component checkout-cache): mycloud_redis.this ("+redisID+") is replaced") {
+		t.Errorf("the plan held after the restart does not name team-a/checkout:\n%s", held)
+	}
+	posts, deletes, patches := cloud.CountRequests(http.MethodPost, "/v1/redis-instances"), cloud.CountRequests(http.MethodDelete, "/v1/redis-instances"),
+		cloud.CountRequests(http.MethodPatch, "/v1/redis-instances")
+	if out, err := c.Vela(ctx, "workflow", "resume", "shared-cache"); err != nil {
+		t.Fatalf("vela workflow resume: %v\n%s", err, out)
+	}
+	statusUntil(ctx, t, c, "shared-cache", "finished: true", 4*time.Minute)
+	oldID := redisID
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(2 * time.Second) {
+		redisID, _ = c.Kubectl(ctx, "get", "configuration", "cache", "-o", "jsonpath={.status.apply.state} {.status.apply.outputs.id.value}")
+		if id, ok := strings.CutPrefix(redisID, "Available "); ok && id != oldID && strings.HasPrefix(id, "redis-") {
+			redisID = id
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the owner's Configuration is still there: %s", out)
+			t.Fatalf("the replaced Redis' Configuration never became Available with a new id: %q\n%s", redisID, diagnose(ctx, c))
 		}
-		time.Sleep(time.Second)
 	}
+	for _, r := range []struct {
+		method string
+		before int
+		want   int
+	}{{http.MethodPost, posts, 1}, {http.MethodDelete, deletes, 1}, {http.MethodPatch, patches, 0}} {
+		if n := cloud.CountRequests(r.method, "/v1/redis-instances") - r.before; n != r.want {
+			t.Errorf("the approved replacement sent %d %s requests for Redis instances, want %d", n, r.method, r.want)
+		}
+	}
+	if n := cloud.CountRequests(http.MethodDelete, "/v1/redis-instances/"+oldID); n != 1 {
+		t.Errorf("the replaced Redis %s was deleted %d times, want once", oldID, n)
+	}
+	// The consumers still name the old id: nothing re-points them. The
+	// owner is no longer shared (deleteResource back to true) until they
+	// are re-pointed at the new id, as their owners would.
+	for _, ref := range []string{"team-a/checkout-cache", "team-b/search-cache"} {
+		ns, name, _ := strings.Cut(ref, "/")
+		out, _ := c.Kubectl(ctx, "-n", ns, "get", "configuration", name, "-o", "jsonpath={.spec.variable.id} {.status.apply.state}")
+		t.Logf("after the replacement, consumer %s: %s (the Redis it names was %s, is now %s)", ref, out, oldID, redisID)
+	}
+	consumer("team-a", "checkout")
+	consumer("team-b", "search")
+	retainedBy := func(want string) {
+		t.Helper()
+		for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(time.Second) {
+			out, _ := c.Kubectl(ctx, "get", "configuration", "cache", "-o", `jsonpath={.spec.deleteResource} {.metadata.annotations.infra\.vela-infra\.io/retained}`)
+			if out == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the shared Redis' Configuration: %q, want %q", out, want)
+			}
+		}
+	}
+	retainedBy("false " + why)
+
+	// Deleting the owner while consumers remain is refused, naming them;
+	// nothing is deleted, in the cluster or the cloud.
+	before = writes()
+	refused := func(consumers ...string) {
+		t.Helper()
+		out, err := c.Vela(ctx, "delete", "-n", "default", "shared-cache", "-y")
+		t.Logf("vela delete shared-cache while %v use its Redis: %v\n%s", consumers, err, out)
+		if err == nil {
+			t.Fatalf("vela delete of the owner succeeded while %v use its Redis:\n%s", consumers, out)
+		}
+		for _, want := range append([]string{"application default/shared-cache is not deleted", "nothing was deleted", "--orphan",
+			"infra.vela-infra.io/delete-with-consumers=true"}, consumers...) {
+			if !strings.Contains(out, want) {
+				t.Errorf("vela delete's refusal lacks %q", want)
+			}
+		}
+		if out, err := c.Kubectl(ctx, "get", "application", "shared-cache", "-o", "jsonpath={.metadata.deletionTimestamp}"); err != nil || out != "" {
+			t.Errorf("the refused application is being deleted (%v): %q", err, out)
+		}
+		if out, err := c.Kubectl(ctx, "get", "configuration", "cache", "-o", "name"); err != nil {
+			t.Errorf("the owner's Configuration is gone after a refused delete: %s", out)
+		}
+	}
+	refused("team-a/checkout (component checkout-cache)", "team-b/search (component search-cache)", redisID+" in variable id")
+	gone := func(ns, kind, name string) {
+		t.Helper()
+		for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(time.Second) {
+			out, err := c.Kubectl(ctx, "-n", ns, "get", kind, name)
+			if err != nil && strings.Contains(out, "NotFound") {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s %s/%s is still there: %s", kind, ns, name, out)
+			}
+		}
+	}
+	// Deleting a consumer destroys nothing; the owner is still refused,
+	// naming the one that remains.
+	if out, err := c.Vela(ctx, "delete", "-n", "team-a", "checkout", "-y"); err != nil {
+		t.Fatalf("vela delete checkout: %v\n%s", err, out)
+	}
+	gone("team-a", "configuration", "checkout-cache")
+	refused("team-b/search (component search-cache)")
 	time.Sleep(5 * time.Second) // terraform-controller would have started a destroy Job by now
 	if n := writes() - before; n != 0 {
 		t.Errorf("the shared Redis was changed or destroyed: %d write requests", n)
 	}
+	// After the last consumer goes, the owner is deleted.
 	if out, err := c.Vela(ctx, "delete", "-n", "team-b", "search", "-y"); err != nil {
-		t.Errorf("vela delete search: %v\n%s", err, out)
+		t.Fatalf("vela delete search: %v\n%s", err, out)
+	}
+	gone("team-b", "configuration", "search-cache")
+	retainedBy("true ")
+	if out, err := c.Vela(ctx, "delete", "-n", "default", "shared-cache", "-y"); err != nil {
+		t.Fatalf("vela delete of the owner after its last consumer went: %v\n%s", err, out)
+	}
+	gone("default", "configuration", "cache")
+	time.Sleep(5 * time.Second)
+	t.Logf("Redis DELETE requests after the owner went, no consumer left (deleteResource true): %d", cloud.CountRequests(http.MethodDelete, "/v1/redis-instances/"+redisID))
+
+	// The override: annotated, the owner of a VPC another namespace uses is
+	// deleted (vela-core's deletion of its Configuration passes too), and
+	// the VPC stays in the cloud for its consumer.
+	upApp(ctx, t, c, "shared-net", `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata:
+  name: shared-net
+spec:
+  components:
+    - name: shared-net-vpc
+      type: mycloud-vpc
+      properties:
+        name: shared-net
+        cidr: 10.91.0.0/16
+`)
+	var vpcID string
+	for deadline := time.Now().Add(3 * time.Minute); !strings.HasPrefix(vpcID, "vpc-"); time.Sleep(2 * time.Second) {
+		vpcID, _ = c.Kubectl(ctx, "get", "configuration", "shared-net-vpc", "-o", "jsonpath={.status.apply.outputs.id.value}")
+		if time.Now().After(deadline) {
+			t.Fatalf("the VPC of shared-net was never created: %q\n%s", vpcID, diagnose(ctx, c))
+		}
+	}
+	upApp(ctx, t, c, "net-user", `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata:
+  name: net-user
+  namespace: team-a
+spec:
+  components:
+    - name: net-user-vpc
+      type: mycloud-vpc-ref
+      properties:
+        id: `+vpcID+`
+`)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Second) {
+		out, _ := c.Kubectl(ctx, "get", "configuration", "shared-net-vpc", "-o", "jsonpath={.spec.deleteResource}")
+		if out == "false" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the shared VPC's Configuration was never retained: deleteResource %q", out)
+		}
+	}
+	if out, err := c.Vela(ctx, "delete", "-n", "default", "shared-net", "-y"); err == nil || !strings.Contains(out, "team-a/net-user (component net-user-vpc)") {
+		t.Fatalf("vela delete of the VPC's owner while team-a/net-user uses it: want a refusal naming it, got %v:\n%s", err, out)
+	}
+	if out, err := c.Kubectl(ctx, "annotate", "application", "shared-net", "infra.vela-infra.io/delete-with-consumers=true"); err != nil {
+		t.Fatalf("kubectl annotate: %v\n%s", err, out)
+	}
+	if out, err := c.Vela(ctx, "delete", "-n", "default", "shared-net", "-y"); err != nil {
+		t.Fatalf("vela delete of the annotated owner: %v\n%s", err, out)
+	}
+	gone("default", "configuration", "shared-net-vpc")
+	time.Sleep(5 * time.Second) // terraform-controller would have started a destroy Job by now
+	if n := cloud.CountRequests(http.MethodDelete, "/v1/vpcs/"+vpcID); n != 0 {
+		t.Errorf("the VPC team-a/net-user uses was destroyed with its forced owner (%d DELETE)", n)
+	}
+	if out, err := c.Vela(ctx, "delete", "-n", "team-a", "net-user", "-y"); err != nil {
+		t.Errorf("vela delete net-user: %v\n%s", err, out)
 	}
 }
 
@@ -774,6 +940,11 @@ func testLeastPrivilege(ctx context.Context, t *testing.T, c *localcluster.Clust
 		{[]string{"patch", "configurations.terraform.core.oam.dev", "-n", "kube-system"}, "no"},
 		{[]string{"delete", "configurations.terraform.core.oam.dev", "-n", "default"}, "no"},
 		{[]string{"update", "configurations.terraform.core.oam.dev", "-n", "default"}, "no"},
+		// InfraPolicies: read (every plan is judged by them), never written.
+		{[]string{"list", "infrapolicies.infra.vela-infra.io", "--all-namespaces"}, "yes"},
+		{[]string{"create", "infrapolicies.infra.vela-infra.io", "--all-namespaces"}, "no"},
+		{[]string{"update", "infrapolicies.infra.vela-infra.io", "--all-namespaces"}, "no"},
+		{[]string{"delete", "infrapolicies.infra.vela-infra.io", "--all-namespaces"}, "no"},
 	} {
 		out, _ := c.Kubectl(ctx, append([]string{"auth", "can-i", "--as", sa}, tc.args...)...)
 		if got := strings.TrimSpace(out); got != tc.want {

@@ -101,6 +101,9 @@ func run() error {
 		if *podNamespace == "" {
 			return fmt.Errorf("--webhook-port needs --pod-namespace (env POD_NAMESPACE): the webhook Service and certificate Secret are in the step-runner's namespace")
 		}
+		if *planNamespace == "" {
+			return fmt.Errorf("--webhook-port needs --plan-namespace (env TERRAFORM_BACKEND_NAMESPACE): who approved a plan is recorded in its saved plan's Secret, which must be where tenants cannot write, not in each tenant's own namespace")
+		}
 		mgrOpts.WebhookServer = ctrlwebhook.NewServer(ctrlwebhook.Options{Port: *webhookPort, CertDir: *webhookCertDir})
 	}
 	mgr, err := ctrl.NewManager(cfg, mgrOpts)
@@ -112,7 +115,7 @@ func run() error {
 		if err := webhook.Setup(ctx, mgr, webhook.Options{
 			Certs: &webhook.Certs{Namespace: *podNamespace, Secret: *webhookSecret, Service: *webhookService,
 				Configuration: *webhookConfig, Dir: *webhookCertDir},
-			PlanNamespace: *planNamespace, WorkflowEngines: list(*workflowEngines),
+			PlanNamespace: *planNamespace, WorkflowEngines: list(*workflowEngines), Namespaces: list(*namespaces),
 		}); err != nil {
 			return err
 		}

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/vela-infra/vela-infra/internal/plan"
+	"github.com/vela-infra/vela-infra/internal/planpolicy"
 	"github.com/vela-infra/vela-infra/internal/terraform"
 	"github.com/vela-infra/vela-infra/pkg/apis/infra/v1alpha1"
 )
@@ -85,21 +86,21 @@ func (r *ApprovalReconciler) run(ctx context.Context, obj *v1alpha1.InfraApprova
 		}
 	}
 	s := obj.Status.Plan
+	level := policyLevel(policiesFor(obj.Status.Policies, s.ID))
 	switch {
 	case s.Add+s.Change+s.Destroy+s.Import == 0:
 		msg := fmt.Sprintf("%s: %s has no changes to approve", p.name(), targetOf(obj, p))
 		return succeeded(v1alpha1.ReasonNoChanges, msg,
 			condition(v1alpha1.ConditionApproved, metav1.ConditionTrue, v1alpha1.ReasonNoChanges, msg)), nil
+	case level == planpolicy.Mandatory:
+		return policyDenied(obj, p, s), nil
+	case approval == nil && level == planpolicy.Approve:
+		return policyApproved(obj, p, s), nil
 	case approval == nil:
-		msg := fmt.Sprintf("%s: the change to %s awaits approval (plan %s): resume the workflow to apply exactly this plan, or terminate it to reject. %s",
-			p.name(), targetOf(obj, p), s.ID, withConsumers(s.Diff, obj.Status.Consumers))
-		return notReady(v1alpha1.ReasonAwaitingApproval, msg,
-			condition(v1alpha1.ConditionApproved, metav1.ConditionFalse, v1alpha1.ReasonAwaitingApproval, msg)), nil
+		return awaitingApproval(obj, p, s, ""), nil
 	case approval.PlanID != s.ID && len(obj.Status.ShownPlanIDs) > 0 && !slices.Contains(obj.Status.ShownPlanIDs, approval.PlanID):
-		msg := fmt.Sprintf("%s: spec.approval.planID %q: plan id %s was never shown (the plan shown is %s); nothing was applied. Plan %s awaits approval: resume the workflow to apply exactly this plan, or terminate it to reject. %s",
-			p.name(), approval.PlanID, approval.PlanID, s.ID, s.ID, withConsumers(s.Diff, obj.Status.Consumers))
-		return notReady(v1alpha1.ReasonAwaitingApproval, msg,
-			condition(v1alpha1.ConditionApproved, metav1.ConditionFalse, v1alpha1.ReasonAwaitingApproval, msg)), nil
+		return awaitingApproval(obj, p, s, fmt.Sprintf("spec.approval.planID %q: plan id %s was never shown (the plan shown is %s); nothing was applied",
+			approval.PlanID, approval.PlanID, s.ID)), nil
 	case approval.PlanID != s.ID:
 		return planChanged(obj, p, approval.PlanID), nil
 	}
@@ -107,7 +108,7 @@ func (r *ApprovalReconciler) run(ctx context.Context, obj *v1alpha1.InfraApprova
 	if err != nil {
 		return outcome{}, err
 	}
-	by, ok := r.approverOf(approval, secret)
+	by, ok := r.approverOf(approval, secret, policiesFor(obj.Status.Policies, s.ID))
 	if !ok {
 		msg := fmt.Sprintf("%s: the approval of plan %s was not recorded by the step-runner's admission webhook (no `vela workflow resume` by a person allowed to approve, and no approval written by one, passed it): nothing was applied. Someone with the verb approve on infraapprovals in namespace %s approves with `vela workflow resume`",
 			p.name(), approval.PlanID, obj.Namespace)
@@ -117,13 +118,36 @@ func (r *ApprovalReconciler) run(ctx context.Context, obj *v1alpha1.InfraApprova
 	return r.apply(ctx, obj, p, approval, by, secret)
 }
 
+// awaitingApproval is the outcome of a plan that waits for a person; what
+// advisory policies found is part of what they read. why, when set, says
+// first why an approval given was not applied.
+func awaitingApproval(obj *v1alpha1.InfraApproval, p *pass, s *v1alpha1.PlanSummary, why string) outcome {
+	advice := ""
+	if f := policyFindings(policiesFor(obj.Status.Policies, s.ID), planpolicy.Advisory); f != "" {
+		advice = " " + f + "."
+	}
+	what := fmt.Sprintf("the change to %s awaits approval (plan %s)", targetOf(obj, p), s.ID)
+	if why != "" {
+		what = fmt.Sprintf("%s. Plan %s awaits approval", why, s.ID)
+	}
+	msg := fmt.Sprintf("%s: %s: resume the workflow to apply exactly this plan, or terminate it to reject.%s %s",
+		p.name(), what, advice, withConsumers(s.Diff, obj.Status.Consumers))
+	return notReady(v1alpha1.ReasonAwaitingApproval, msg,
+		condition(v1alpha1.ConditionApproved, metav1.ConditionFalse, v1alpha1.ReasonAwaitingApproval, msg))
+}
+
 // approverOf is the person behind approval: the record the admission
-// webhook kept in the saved plan's Secret for this plan and request, or,
-// when the step-runner runs without its webhooks, the name the client
-// wrote. ok is false when a record is required and there is none.
-func (r *ApprovalReconciler) approverOf(approval *v1alpha1.Approval, secret *corev1.Secret) (by v1alpha1.Approver, ok bool) {
+// webhook kept in the saved plan's Secret for this plan and request; the
+// InfraPolicies that approve the plan, when they do (results, for this
+// plan) and no person was recorded; or, when the step-runner runs without
+// its webhooks, the name the client wrote. ok is false when a record is
+// required and there is none.
+func (r *ApprovalReconciler) approverOf(approval *v1alpha1.Approval, secret *corev1.Secret, results []v1alpha1.PolicyResult) (by v1alpha1.Approver, ok bool) {
 	if rec, found := approvalRecordOf(secret); found && rec.PlanID == approval.PlanID && rec.Request == approval.Request {
 		return rec.Approver, true
+	}
+	if policyLevel(results) == planpolicy.Approve {
+		return policyApprover(results), true
 	}
 	if r.RequireRecordedApprover {
 		return v1alpha1.Approver{}, false
@@ -148,7 +172,25 @@ func (r *ApprovalReconciler) apply(ctx context.Context, obj *v1alpha1.InfraAppro
 	if err != nil {
 		return p.fail("re-checking the approved plan", err)
 	}
-	if s := plan.Summarize(fresh.Plan); s.ID != approval.PlanID {
+	s := plan.Summarize(fresh.Plan)
+	if s.ID == approval.PlanID {
+		// The policies as they are now, on the plan as it is now.
+		results, err := r.evaluatePolicies(ctx, obj, p, s, obj.Status.Consumers)
+		if err != nil {
+			return outcome{}, err
+		}
+		obj.Status.Policies = results
+		switch level := policyLevel(results); {
+		case level == planpolicy.Mandatory:
+			return policyDenied(obj, p, obj.Status.Plan), nil
+		case approvedByPolicy(by) && level != planpolicy.Approve:
+			msg := fmt.Sprintf("%s: the approval of plan %s by %s no longer holds: the InfraPolicies, evaluated again, do not pass it without a person (%s); nothing was applied. `vela workflow restart` plans again, for a person to approve",
+				p.name(), s.ID, by.Username, orNone(policyFindings(results, planpolicy.Advisory, planpolicy.Approve)))
+			return notReady(v1alpha1.ReasonApprovalUnverified, msg,
+				condition(v1alpha1.ConditionApproved, metav1.ConditionFalse, v1alpha1.ReasonApprovalUnverified, msg)), nil
+		}
+	}
+	if s.ID != approval.PlanID {
 		if s.Add+s.Change+s.Destroy+s.Import == 0 {
 			return r.alreadyApplied(ctx, obj, p, approval, by), nil
 		}
@@ -175,7 +217,7 @@ func (r *ApprovalReconciler) apply(ctx context.Context, obj *v1alpha1.InfraAppro
 		}
 		return planChanged(obj, p, approval.PlanID), nil
 	}
-	s := obj.Status.Plan
+	s = obj.Status.Plan
 	msg := fmt.Sprintf("%s applied the approved plan %s to %s (approved by %s). %s", p.name(), s.ID, targetOf(obj, p), by.Username, footerOf(s))
 	return r.applied(ctx, obj, p, approval, by, msg), nil
 }
@@ -255,6 +297,11 @@ func (r *ApprovalReconciler) show(ctx context.Context, obj *v1alpha1.InfraApprov
 	if err != nil {
 		return err
 	}
+	results, err := r.evaluatePolicies(ctx, obj, p, s, consumers)
+	if err != nil {
+		return err
+	}
+	obj.Status.Policies = results
 	if obj.Status.Plan != nil {
 		shown(obj, obj.Status.Plan.ID) // shown until now
 	}
@@ -308,6 +355,13 @@ func (r *ApprovalReconciler) loadPlan(obj *v1alpha1.InfraApproval, secret *corev
 	}
 	file := filepath.Join(dir, "approved.tfplan")
 	return file, os.WriteFile(file, secret.Data[planFileKey], 0o600)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "no policy approves it now"
+	}
+	return s
 }
 
 func orUnknown(s string) string {

@@ -199,3 +199,55 @@ func consumerName(c v1alpha1.Consumer) string {
 	}
 	return "Configuration " + c.Namespace + "/" + c.Configuration
 }
+
+// AnnotationDeleteResource marks a Configuration whose application set
+// deleteResource itself (the components write it): that application
+// decides what its deletion does, and nothing overrides it.
+const AnnotationDeleteResource = annotationDeleteResource
+
+// ConsumersOf lists the Configurations of all, other than cfg and those
+// being deleted, that hold the id of cfg's own resource (its output id, as
+// the retain reconciler reads it): who would be left using an unmanaged or
+// destroyed resource if cfg went. Impacts say which id and where it is held
+// ("redis-1a2b3c4d in variable id").
+func ConsumersOf(cfg *tfv1beta2.Configuration, all []tfv1beta2.Configuration) []v1alpha1.Consumer {
+	ids := outputIDs(cfg)
+	if len(ids) == 0 {
+		return nil
+	}
+	var consumers []v1alpha1.Consumer
+	for i := range all {
+		c := &all[i]
+		if c.Namespace == cfg.Namespace && c.Name == cfg.Name || c.DeletionTimestamp != nil {
+			continue
+		}
+		vars, _ := tfcfg.RawExtension2Map(c.Spec.Variable)
+		var impacts []string
+		for _, id := range uses(c, ids) {
+			where := referencesTo(vars, "", id)
+			if strings.Contains(c.Spec.HCL, `"`+id+`"`) {
+				where = append(where, "its HCL")
+			}
+			impacts = append(impacts, id+" in "+strings.Join(where, ", "))
+		}
+		if len(impacts) == 0 {
+			continue
+		}
+		consumers = append(consumers, v1alpha1.Consumer{
+			Namespace: c.Namespace, Configuration: c.Name,
+			Application: c.Labels["app.oam.dev/name"], Component: c.Labels["app.oam.dev/component"],
+			Impacts: impacts,
+		})
+	}
+	sort.Slice(consumers, func(i, j int) bool {
+		if consumers[i].Namespace != consumers[j].Namespace {
+			return consumers[i].Namespace < consumers[j].Namespace
+		}
+		return consumers[i].Configuration < consumers[j].Configuration
+	})
+	return consumers
+}
+
+// ConsumerName names a consumer as a person knows it: namespace/application
+// (component), else its Configuration.
+func ConsumerName(c v1alpha1.Consumer) string { return consumerName(c) }

@@ -66,6 +66,11 @@ var policies = map[string]policy{
 	// approval: only a new run (spec.request) plans again.
 	v1alpha1.ReasonRejected:           {stall: true},
 	v1alpha1.ReasonApprovalUnverified: {stall: true},
+	// An InfraPolicy stops the plan: only a new run (after the application
+	// or the policy changed) plans again.
+	v1alpha1.ReasonPolicyDenied: {stall: true},
+	// The policies pass the plan: the infra-approve step approves it.
+	v1alpha1.ReasonPolicyApproved: {},
 }
 
 // policyOf returns reason's policy; a reason missing from the table (a

@@ -22,6 +22,10 @@ package controller
 // +kubebuilder:rbac:groups=infra.vela-infra.io,resources=infraimports;infradrifts;infraapprovals,verbs=get;list;watch
 // +kubebuilder:rbac:groups=infra.vela-infra.io,resources=infraimports/status;infradrifts/status;infraapprovals/status,verbs=get;patch;update
 
+// InfraPolicies (cluster-scoped, written by the platform team): read, to
+// evaluate the ones that select a plan's namespace (planpolicy.go).
+// +kubebuilder:rbac:groups=infra.vela-infra.io,resources=infrapolicies,verbs=get;list;watch
+
 // terraform-controller's Configurations (the step's target, with its
 // state) and Providers (whose credentials a run uses): only read.
 // +kubebuilder:rbac:groups=terraform.core.oam.dev,resources=configurations;providers,verbs=get;list;watch

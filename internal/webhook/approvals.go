@@ -192,9 +192,12 @@ func (h *ApplicationStatus) Handle(ctx context.Context, req admission.Request) a
 	}
 	newSteps := newApp.steps()
 	type held struct {
-		key types.NamespacedName
-		obj *v1alpha1.InfraApproval
-		d   decision
+		key  types.NamespacedName
+		obj  *v1alpha1.InfraApproval
+		d    decision
+		step string
+		// separate: the step has separateDuties (authors.go).
+		separate bool
 	}
 	var decisions []held
 	for _, s := range oldApp.steps() {
@@ -227,7 +230,8 @@ func (h *ApplicationStatus) Handle(ctx context.Context, req admission.Request) a
 			return admission.Errored(http.StatusInternalServerError, err)
 		}
 		if obj != nil {
-			decisions = append(decisions, held{key, obj, d})
+			separate := newApp.stepSeparatesDuties(s.Name) || oldApp.stepSeparatesDuties(s.Name)
+			decisions = append(decisions, held{key, obj, d, s.Name, separate})
 		}
 	}
 	if len(decisions) == 0 {
@@ -246,6 +250,14 @@ func (h *ApplicationStatus) Handle(ctx context.Context, req admission.Request) a
 		}
 		if denied != nil {
 			denied.Result.Message = "vela workflow resume " + req.Name + ": " + denied.Result.Message + " and the workflow stays suspended"
+			return *denied
+		}
+		if !h2.separate {
+			continue
+		}
+		if denied, err := h.separateDuties(ctx, req, h2.step, req.UserInfo); err != nil {
+			return admission.Errored(http.StatusInternalServerError, err)
+		} else if denied != nil {
 			return *denied
 		}
 	}
@@ -321,6 +333,11 @@ func (h *InfraApprovals) Handle(ctx context.Context, req admission.Request) admi
 	} else if denied != nil {
 		return *denied
 	}
+	if denied, err := h.separateDutiesDirect(ctx, key, req.UserInfo); err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	} else if denied != nil {
+		return *denied
+	}
 	st := old.Status
 	if rej := st.Rejected; rej != nil && rej.Request == obj.Spec.Request {
 		return admission.Denied(fmt.Sprintf("InfraApproval %s: plan %s was rejected by %s at %s (%s): its saved plan was deleted and nothing can be approved for this run; `vela workflow restart` plans anew",
@@ -335,6 +352,9 @@ func (h *InfraApprovals) Handle(ctx context.Context, req admission.Request) admi
 			shown = "the plan shown is " + st.Plan.ID
 		}
 		return admission.Denied(fmt.Sprintf("InfraApproval %s: spec.approval.planID: plan id %s was never shown (%s); nothing was applied", key, a.PlanID, shown))
+	}
+	if denial := controller.PolicyDenial(&old); denial != "" && a.PlanID == old.Status.Plan.ID {
+		return admission.Denied(fmt.Sprintf("InfraApproval %s: plan %s cannot be approved: %s; nothing was applied", key, a.PlanID, denial))
 	}
 	if dryRun(req) {
 		return admission.Allowed("")

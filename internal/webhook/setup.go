@@ -15,6 +15,9 @@ import (
 const (
 	ApplicationStatusPath = "/validate-application-status"
 	InfraApprovalsPath    = "/validate-infraapprovals"
+	DeletionsPath         = "/validate-deletions"
+	InfraPoliciesPath     = "/validate-infrapolicies"
+	SpecAuthorsPath       = "/validate-application-spec"
 )
 
 // Options configure the webhooks.
@@ -25,6 +28,9 @@ type Options struct {
 	PlanNamespace string
 	// WorkflowEngines are the workflow engine's usernames.
 	WorkflowEngines []string
+	// Namespaces are the namespaces the step-runner serves (empty: every
+	// one): deletes of shared infrastructure are refused only there.
+	Namespaces []string
 }
 
 // Setup provisions the certificate (before the server starts: it reads the
@@ -48,5 +54,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	srv := mgr.GetWebhookServer()
 	srv.Register(ApplicationStatusPath, &webhook.Admission{Handler: &ApplicationStatus{deps}})
 	srv.Register(InfraApprovalsPath, &webhook.Admission{Handler: &InfraApprovals{deps}})
+	srv.Register(InfraPoliciesPath, &webhook.Admission{Handler: InfraPolicies{}})
+	srv.Register(SpecAuthorsPath, &webhook.Admission{Handler: &SpecAuthors{deps}})
+	srv.Register(DeletionsPath, &webhook.Admission{Handler: &Deletions{Reader: mgr.GetAPIReader(), Namespaces: o.Namespaces, WorkflowEngines: o.WorkflowEngines}})
 	return nil
 }

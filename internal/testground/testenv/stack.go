@@ -121,9 +121,15 @@ func (s *Stack) EnableAddons(root, vela, endpoint, accessKey, secretKey string) 
 	if err != nil {
 		return err
 	}
-	for _, crd := range []string{"infraimports", "infradrifts", "infraapprovals"} {
-		obj := &apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: crd + ".infra.vela-infra.io"}}
-		if err := c.Delete(context.Background(), obj); err != nil && !apierrors.IsNotFound(err) {
+	var crds apiextensionsv1.CustomResourceDefinitionList
+	if err := c.List(context.Background(), &crds); err != nil {
+		return err
+	}
+	for i := range crds.Items {
+		if crds.Items[i].Spec.Group != "infra.vela-infra.io" {
+			continue
+		}
+		if err := c.Delete(context.Background(), &crds.Items[i]); err != nil && !apierrors.IsNotFound(err) {
 			return err
 		}
 	}

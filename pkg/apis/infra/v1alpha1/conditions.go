@@ -79,4 +79,10 @@ const (
 	// the step-runner's admission webhook; nothing is applied.
 	ReasonApprovalUnverified = "ApprovalUnverified"
 	ReasonApplied            = "Applied"
+	// ReasonPolicyDenied: an InfraPolicy found the plan mandatory to stop
+	// (or could not be evaluated); it cannot be approved.
+	ReasonPolicyDenied = "PolicyDenied"
+	// ReasonPolicyApproved: InfraPolicies approve the plan without a
+	// person; the infra-approve step applies it without holding.
+	ReasonPolicyApproved = "PolicyApproved"
 )

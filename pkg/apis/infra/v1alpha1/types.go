@@ -365,6 +365,10 @@ type InfraApprovalStatus struct {
 	// HCL): shared infrastructure and who depends on it, for the review.
 	// +optional
 	Consumers []Consumer `json:"consumers,omitempty"`
+	// Policies are the results of the InfraPolicies that select this
+	// namespace, for the plan shown.
+	// +optional
+	Policies []PolicyResult `json:"policies,omitempty"`
 }
 
 // Approver is a person as the API server authenticated them.
