@@ -139,11 +139,11 @@ mycloud: build ## Run mycloud in the foreground on 127.0.0.1:8480 (keys from the
 	  $(BIN)/mycloud -addr 127.0.0.1:8480 -data-dir .demo/mycloud -access-key demo-access-key -log-format text
 
 .PHONY: demo
-demo: images ## On a fresh local cluster: import, provisioning, drift, approval and shared infrastructure through vela on mycloud (KEEP=1 keeps it up).
+demo: images ## On a fresh local cluster: import, provisioning, drift (on demand and declared), approval and shared infrastructure through vela on mycloud (KEEP=1 keeps it up).
 	go run ./hack/demo
 
 .PHONY: bench
-bench: test-tools images ## Figures of what the steps cost beyond bare Terraform, with the Job-pod baseline on the local cluster (RUNS=5 FLEET=200).
+bench: test-tools images ## Figures of what the steps cost beyond bare Terraform, with the Job-pod baseline on the local cluster, and 1,000 scheduled checks (RUNS=5 FLEET=200 ONLY= SCHEDULE_TARGETS=1000 SCHEDULE_INTERVAL=5m).
 	go run ./hack/bench
 
 .PHONY: clean

@@ -15,8 +15,9 @@ import (
 // Stage 5, shared infrastructure (docs/shared-infrastructure.md), the way
 // e2e TestCluster/SharedInfrastructure takes it: a platform application
 // owns a Redis, two teams use it by id from their own namespaces, a
-// replacement of it is reviewed with both named, and deleting a consumer
-// and then the owner destroys nothing the other consumer uses.
+// replacement of it is reviewed with both named, deleting a consumer
+// destroys nothing, and deleting the owner while the other consumer uses
+// the Redis is refused, naming it.
 
 const (
 	ownerApp   = "shared-cache"
@@ -174,25 +175,35 @@ func (d *demo) sharedChange() error {
 	return d.printRedisWritesSince("Redis writes since the change", before)
 }
 
-// sharedDelete deletes a consumer, then the owner while the other consumer
-// still uses the Redis: nothing is destroyed in the cloud.
+// sharedDelete deletes a consumer, which destroys nothing, then tries to
+// delete the owner while the other consumer still uses the Redis: the
+// step-runner's admission webhook refuses it, naming that consumer, and
+// nothing is deleted (e2e TestCluster/SharedInfrastructure goes on to
+// delete the owner once the last consumer is gone).
 func (d *demo) sharedDelete() error {
-	d.step("vela delete -n team-a checkout, then vela delete shared-cache (the owner) while search still uses the Redis")
+	d.step("vela delete -n team-a checkout, then vela delete shared-cache (the owner) while search still uses the Redis: refused")
 	before, err := d.writeRequests(redisPaths)
 	if err != nil {
 		return err
 	}
-	for _, del := range [][]string{{"-n", "team-a", "checkout"}, {"-n", "default", ownerApp}} {
-		if err := d.velaDo("vela delete "+strings.Join(del, " "), append(append([]string{"delete"}, del...), "-y")...); err != nil {
-			return err
-		}
-	}
-	if _, err := d.kubectlUntil("the owner's Configuration deleted", 2*time.Minute,
-		func(out string) bool { return strings.Contains(out, "NotFound") }, "get", "configuration", "cache"); err != nil {
+	if err := d.velaDo("vela delete -n team-a checkout", "delete", "-n", "team-a", "checkout", "-y"); err != nil {
 		return err
 	}
+	if _, err := d.kubectlUntil("the consumer's Configuration team-a/checkout-cache deleted", 2*time.Minute,
+		func(out string) bool { return strings.Contains(out, "NotFound") }, "-n", "team-a", "get", "configuration", "checkout-cache"); err != nil {
+		return err
+	}
+	out, err := d.vela("delete", "-n", "default", ownerApp, "-y")
+	if err == nil {
+		return fmt.Errorf("vela delete %s succeeded while team-b/search uses its Redis: the step-runner's admission webhook should refuse it\n%s", ownerApp, out)
+	}
+	_, why, ok := strings.Cut(out, "denied the request: ")
+	if !ok {
+		return fmt.Errorf("vela delete %s: %v\n%s", ownerApp, err, out)
+	}
+	why, _, _ = strings.Cut(why, "\n")
+	fmt.Println("$ vela delete shared-cache\nrefused by the step-runner's admission webhook: " + why)
 	time.Sleep(5 * time.Second) // terraform-controller would have started a destroy Job by now
-	fmt.Println("the owner's Configuration default/cache is gone (Kubernetes objects deleted)")
 	if err := d.printRedisWritesSince("Redis writes since (a destroy would be DELETE "+redisPaths+"/"+d.redisID+")", before); err != nil {
 		return err
 	}
