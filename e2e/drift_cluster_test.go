@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -94,6 +95,36 @@ spec:
 		t.Errorf("no DriftReverted Event on InfraDrift %s (events: %s)", drift, events)
 	}
 	testDriftMetrics(ctx, t, c, cloud, drift, id, edited)
+
+	// The held replacement, approved through the admission webhook: a plan
+	// id not held is refused; the held one is recorded with the person the
+	// API server authenticated (the admin here, allowed the verb approve on
+	// infradrifts) and applied.
+	held, _ := c.Kubectl(ctx, "get", "infradrift", drift, "-o", "jsonpath={.status.remedy.planID}")
+	approve := func(planID string) (string, error) {
+		return c.Kubectl(ctx, "patch", "infradrift", drift, "--type", "merge", "-p", fmt.Sprintf(`{"spec":{"approval":{"planID":%q}}}`, planID))
+	}
+	if out, err := approve("0123456789abcdef"); err == nil || !strings.Contains(out, "spec.approval.planID: corrective plan 0123456789abcdef is not held for approval (the corrective plan held is "+held+")") {
+		t.Errorf("an approval of a corrective plan not held: %v\n%s", err, out)
+	}
+	creates, deletes = cloud.CountRequests(http.MethodPost, "/v1/buckets"), cloud.CountRequests(http.MethodDelete, "/v1/buckets")
+	if out, err := approve(held); err != nil {
+		t.Fatalf("approving the held corrective plan %s: %v\n%s", held, err, out)
+	}
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
+		result, _ = c.Kubectl(ctx, "get", "infradrift", drift, "-o", "jsonpath={.status.remedy.result}")
+		if result == "Applied" {
+			break
+		}
+	}
+	by, _ := c.Kubectl(ctx, "get", "infradrift", drift, "-o", "jsonpath={.status.remedy.approvedBy}")
+	if result != "Applied" || !strings.Contains(by, "vela-infra-admin") || !strings.Contains(by, "via an approval written on InfraDrift default/"+drift) {
+		out, _ := c.Kubectl(ctx, "get", "infradrift", drift, "-o", "yaml")
+		t.Fatalf("the approved corrective plan: remedy %q, approved by %q:\n%s", result, by, out)
+	}
+	if n, m := cloud.CountRequests(http.MethodPost, "/v1/buckets")-creates, cloud.CountRequests(http.MethodDelete, "/v1/buckets")-deletes; n != 1 || m != 1 {
+		t.Errorf("the approved replacement made %d create(s) and %d delete(s) of buckets, want 1 and 1", n, m)
+	}
 
 	// The InfraDrift is the application's: deleted with it.
 	if out, err := c.Vela(ctx, "delete", app, "-n", "default", "-y"); err != nil {

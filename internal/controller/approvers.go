@@ -115,3 +115,42 @@ func (a *Approvals) Reject(ctx context.Context, key types.NamespacedName, by v1a
 		orUnknown(obj.Status.Rejected.PlanID), describeApprover(by))
 	return nil
 }
+
+// DriftApprovalKey is where the approver of an InfraDrift's corrective
+// plan is recorded: a Secret of the plan namespace (an InfraDrift keeps no
+// saved plan), deleted with the InfraDrift.
+func DriftApprovalKey(planNamespace string, drift types.NamespacedName) types.NamespacedName {
+	return types.NamespacedName{Namespace: planNamespace, Name: "drift-approval." + drift.Namespace + "." + drift.Name}
+}
+
+// RecordDriftApprover keeps rec as the approver of the corrective plan
+// rec.PlanID of obj, with an Event.
+func (a *Approvals) RecordDriftApprover(ctx context.Context, obj *v1alpha1.InfraDrift, rec ApprovalRecord) error {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	key := DriftApprovalKey(a.PlanNamespace, client.ObjectKeyFromObject(obj))
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name, Labels: map[string]string{
+		"infra.vela-infra.io/drift-namespace": obj.Namespace, "infra.vela-infra.io/drift-name": truncateLabel(obj.Name),
+	}}, Type: corev1.SecretTypeOpaque, Data: map[string][]byte{approverKey: data}}
+	if err := UpsertSecretData(ctx, a.Client, secret); err != nil {
+		return fmt.Errorf("record the approver of InfraDrift %s/%s in %s: %w", obj.Namespace, obj.Name, key, err)
+	}
+	a.Recorder.Eventf(obj, corev1.EventTypeNormal, "ApprovalRecorded", "corrective plan %s approved by %s", rec.PlanID, describeApprover(rec.Approver))
+	return nil
+}
+
+// UpsertSecretData creates secret, or, when it exists, merges its data
+// into the one there (its other keys and metadata kept).
+func UpsertSecretData(ctx context.Context, c client.Client, secret *corev1.Secret) error {
+	err := c.Create(ctx, secret)
+	if !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	patch, err := json.Marshal(map[string]any{"data": secret.Data})
+	if err != nil {
+		return err
+	}
+	return c.Patch(ctx, secret, client.RawPatch(types.MergePatchType, patch))
+}

@@ -19,6 +19,12 @@ import (
 type DriftReconciler struct {
 	*Runtime
 	MaxConcurrent int
+	// PlanNamespace keeps the records of who approved a corrective plan
+	// (remedy.go); empty: none are kept.
+	PlanNamespace string
+	// RequireRecordedApprover applies an approved corrective plan only
+	// with its approver recorded by the admission webhook.
+	RequireRecordedApprover bool
 	// schedule spreads scheduled checks over their interval (schedule.go).
 	schedule schedule
 }
@@ -43,7 +49,8 @@ func (r *DriftReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 			}
 			return nil
 		},
-		run: func(ctx context.Context, p *pass) (outcome, error) { return r.check(ctx, obj, p) },
+		run:  func(ctx context.Context, p *pass) (outcome, error) { return r.check(ctx, obj, p) },
+		gone: func(ctx context.Context) error { return r.forgetApprover(ctx, req.NamespacedName) },
 	})
 	if obj.Spec.Interval != nil && err == nil && result.RequeueAfter == 0 && obj.Status.LastRunTime != nil {
 		result.RequeueAfter = obj.Spec.Interval.Duration

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/vela-infra/vela-infra/internal/plan"
@@ -45,8 +46,12 @@ func TestFakeDriftRemedies(t *testing.T) {
 	heldNotDeclared := "Remedy revert: not reverted automatically, because mycloud_vpc.this attribute cidr would be set to a value it did not have before the drift (the Configuration changed since it was applied); the corrective plan " +
 		plan.Summarize(notDeclared).ID + " waits for a person: approve it with spec.approval.planID " + plan.Summarize(notDeclared).ID + "."
 	heldApprove := "Remedy approve: the corrective plan " + revID + " waits for a person; approve it with spec.approval.planID " + revID + "."
-	applied := "Remedy approve: applied the approved corrective plan " + revID + " (approved by alice): " + cfg + " is back to its declared values."
+	applied := "Remedy approve: applied the approved corrective plan " + revID + " (approved by alice (spec.approval.by, a name the client wrote: the step-runner runs without its admission webhooks)): " + cfg + " is back to its declared values."
 	appliedMsg := cfg + " had drifted (1 resource(s)); " + applied + " " + diff
+	// With the webhooks: the person recorded for the plan.
+	appliedRecorded := "Remedy approve: applied the approved corrective plan " + revID + " (approved by bob (groups approvers) via an approval written on InfraDrift team/check): " + cfg + " is back to its declared values."
+	appliedRecordedMsg := cfg + " had drifted (1 resource(s)); " + appliedRecorded + " " + diff
+	unrecorded := "Remedy approve: the approval of corrective plan " + revID + " was not recorded by the step-runner's admission webhook (only an approval written by someone with the verb approve on infradrifts in namespace team, or the application's approvePlan, is); nothing was applied. The corrective plan " + revID + " waits for approval."
 	changedApproval := "Remedy approve: the corrective plan changed since plan 0123456789abcdef was approved (the cloud or the Configuration changed); nothing was applied. The corrective plan " + revID + " waits for approval: set spec.approval.planID to " + revID + " to apply it."
 
 	type want struct {
@@ -60,7 +65,11 @@ func TestFakeDriftRemedies(t *testing.T) {
 		remedy   string
 		approval *v1alpha1.Approval
 		// applied is an approval applied before (status.remedy.approval).
-		applied  *v1alpha1.Approval
+		applied *v1alpha1.Approval
+		// webhooks runs the reconciler as with its webhooks; record is the
+		// approver they recorded for that plan id.
+		webhooks bool
+		record   string
 		plans    []planReply
 		applyErr error
 		want     want
@@ -112,6 +121,21 @@ func TestFakeDriftRemedies(t *testing.T) {
 					Events:     []string{"Normal CorrectionApplied InfraDrift team/check: " + applied}},
 				remedy: v1alpha1.RemedyApplied,
 			}},
+		"approve, with the webhooks: the recorded person's approval is applied": {remedy: v1alpha1.RemedyApprove, approval: &v1alpha1.Approval{PlanID: revID, By: "alice"},
+			webhooks: true, record: revID, plans: []planReply{drifted, {plan: reversal, changes: true}}, want: want{
+				observed: observed{Calls: []string{refresh, correct, applyFresh}, Done: true,
+					Conditions: readyWith(v1alpha1.ReasonCorrectionApplied, appliedRecordedMsg, v1alpha1.ConditionDrifted, "False CorrectionApplied: "+appliedRecordedMsg),
+					Events:     []string{"Normal CorrectionApplied InfraDrift team/check: " + appliedRecorded}},
+				remedy: v1alpha1.RemedyApplied,
+			}},
+		"approve, with the webhooks: an approval nobody was recorded for applies nothing": {remedy: v1alpha1.RemedyApprove, approval: &v1alpha1.Approval{PlanID: revID, By: "alice"},
+			webhooks: true, record: "0123456789abcdef", plans: []planReply{drifted, {plan: reversal, changes: true}}, want: want{
+				observed: observed{Calls: []string{refresh, correct}, Done: true,
+					Conditions: readyWith(v1alpha1.ReasonDriftFound, driftMsg("1 change(s) back. "+unrecorded),
+						v1alpha1.ConditionDrifted, "True DriftFound: "+driftMsg("1 change(s) back. "+unrecorded)),
+					Events: []string{"Warning CorrectionHeld InfraDrift team/check: " + unrecorded, "Warning DriftFound " + cfg + " drifted: 1 resource(s) changed in the cloud"}},
+				remedy: v1alpha1.RemedyHeld, drifted: true, gauge: 1, pending: true,
+			}},
 		"approve: an approval of another plan applies nothing": {remedy: v1alpha1.RemedyApprove, approval: &v1alpha1.Approval{PlanID: "0123456789abcdef", By: "alice"},
 			plans: []planReply{drifted, {plan: reversal, changes: true}}, want: want{
 				observed: observed{Calls: []string{refresh, correct}, Done: true,
@@ -145,7 +169,16 @@ func TestFakeDriftRemedies(t *testing.T) {
 					r.Reset()
 				}
 			}
-			got := e.reconcile(&DriftReconciler{Runtime: e.rt}, obj)
+			r := &DriftReconciler{Runtime: e.rt}
+			if tc.webhooks {
+				r.PlanNamespace, r.RequireRecordedApprover = "vela-system", true
+				rec := ApprovalRecord{Approver: v1alpha1.Approver{Username: "bob", Groups: []string{"approvers"}, Via: "an approval written on InfraDrift team/check"}, PlanID: tc.record}
+				approvals := &Approvals{Client: e.c, PlanNamespace: "vela-system", Recorder: record.NewFakeRecorder(4)}
+				if err := approvals.RecordDriftApprover(context.Background(), obj, rec); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got := e.reconcile(r, obj)
 			if diff := cmp.Diff(tc.want.observed, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}

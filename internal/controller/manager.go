@@ -88,9 +88,10 @@ type Options struct {
 	// variables Secrets of the step-run objects (empty: each object's own
 	// namespace). CacheOptions must be given the same namespace.
 	PlanNamespace string
-	// RequireRecordedApprover applies an InfraApproval's approval only with
-	// the person the admission webhook recorded (internal/webhook): set
-	// when the step-runner serves its webhooks.
+	// RequireRecordedApprover applies the approval of an InfraApproval, or
+	// of an InfraDrift's corrective plan, only with the person the
+	// admission webhook recorded (internal/webhook): set when the
+	// step-runner serves its webhooks.
 	RequireRecordedApprover bool
 }
 
@@ -132,7 +133,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		&joblogs.Reconciler{Client: mgr.GetClient(), Live: live, Pods: clientset.CoreV1(), ControllerNamespace: o.ControllerNamespace,
 			Resolver: rt.Resolver, Recorder: rt.Recorder, Namespaces: o.Namespaces},
 		&ImportReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent},
-		&DriftReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent},
+		&DriftReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent, PlanNamespace: o.PlanNamespace, RequireRecordedApprover: o.RequireRecordedApprover},
 		&ApprovalReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent, PlanNamespace: o.PlanNamespace, RequireRecordedApprover: o.RequireRecordedApprover},
 		&RetainReconciler{Client: mgr.GetClient(), Recorder: rt.Recorder, Namespaces: o.Namespaces},
 	} {

@@ -6,7 +6,10 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vela-infra/vela-infra/internal/plan"
 	"github.com/vela-infra/vela-infra/internal/terraform"
@@ -37,8 +40,11 @@ import (
 // Unlike InfraApproval, no plan file is kept between the two runs: the
 // plan applied is the fresh one of the approving run, checked by id, and
 // Terraform refuses it if the state changed in between (a stale plan).
-// So no Secret is written, and the InfraDrift needs no permission beyond
-// its status.
+// Who approved is what the admission webhook recorded for that plan id in
+// a Secret of the plan namespace (DriftApprovalKey): a person with the verb
+// approve on infradrifts, or the workflow engine applying the
+// application's approvePlan (as strong as the right to change the
+// application, which can change the infrastructure anyway).
 //
 // terraform-controller does not apply a Configuration whose spec did not
 // change, so nothing else puts drift back: revert and approve are the
@@ -83,11 +89,22 @@ func (r *DriftReconciler) remedy(ctx context.Context, obj *v1alpha1.InfraDrift, 
 				remedy, a.PlanID, s.ID, s.ID)
 			return r.record(obj, remedyResult{result: v1alpha1.RemedyHeld, message: msg}, remedy, s.ID, "plan changed since it was approved", nil), nil
 		}
+		by, ok, err := r.approverOf(ctx, obj, a)
+		if err != nil {
+			return remedyResult{doing: "reading who approved the corrective plan"}, err
+		}
+		if !ok {
+			msg := fmt.Sprintf("Remedy %s: the approval of corrective plan %s was not recorded by the step-runner's admission webhook (only an approval written by someone with the verb approve on infradrifts in namespace %s, or the application's approvePlan, is); nothing was applied. The corrective plan %s waits for approval.",
+				remedy, a.PlanID, obj.Namespace, s.ID)
+			return r.record(obj, remedyResult{result: v1alpha1.RemedyHeld, message: msg}, remedy, s.ID, "approval not recorded", nil), nil
+		}
 		if err := p.ws.Apply(ctx, corrective.File); err != nil {
 			return remedyResult{doing: "applying the approved corrective plan"}, err
 		}
-		msg := fmt.Sprintf("Remedy %s: applied the approved corrective plan %s (approved by %s): %s is back to its declared values.", remedy, s.ID, orUnknown(a.By), name)
-		return r.record(obj, remedyResult{result: v1alpha1.RemedyApplied, fixed: true, message: msg}, remedy, s.ID, "", a), nil
+		msg := fmt.Sprintf("Remedy %s: applied the approved corrective plan %s (approved by %s): %s is back to its declared values.", remedy, s.ID, by, name)
+		rem := r.record(obj, remedyResult{result: v1alpha1.RemedyApplied, fixed: true, message: msg}, remedy, s.ID, "", a)
+		obj.Status.Remedy.ApprovedBy = by
+		return rem, nil
 	}
 	var why string
 	if remedy == v1alpha1.RemedyRevert {
@@ -111,6 +128,41 @@ func (r *DriftReconciler) remedy(ctx context.Context, obj *v1alpha1.InfraDrift, 
 		msg = fmt.Sprintf("Remedy revert: not reverted automatically, because %s; the corrective plan %s waits for a person: approve it with spec.approval.planID %s.", why, s.ID, s.ID)
 	}
 	return r.record(obj, remedyResult{result: v1alpha1.RemedyHeld, message: msg}, remedy, s.ID, why, nil), nil
+}
+
+// approverOf is who approved the corrective plan of a: the person the
+// admission webhook recorded for that plan (or the workflow engine applying
+// the application's approvePlan, which it records so); without the webhooks,
+// the name the client wrote. ok is false when a record is required and
+// there is none for this plan.
+func (r *DriftReconciler) approverOf(ctx context.Context, obj *v1alpha1.InfraDrift, a *v1alpha1.Approval) (string, bool, error) {
+	if r.PlanNamespace != "" {
+		var secret corev1.Secret
+		err := r.Client.Get(ctx, DriftApprovalKey(r.PlanNamespace, client.ObjectKeyFromObject(obj)), &secret)
+		if err != nil && !apierrors.IsNotFound(err) {
+			return "", false, err
+		}
+		if rec, found := approvalRecordOf(&secret); err == nil && found && rec.PlanID == a.PlanID {
+			return describeApprover(rec.Approver), true, nil
+		}
+	}
+	if r.RequireRecordedApprover {
+		return "", false, nil
+	}
+	return orUnknown(a.By) + " (spec.approval.by, a name the client wrote: the step-runner runs without its admission webhooks)", true, nil
+}
+
+// forgetApprover deletes the approver record of the InfraDrift key.
+func (r *DriftReconciler) forgetApprover(ctx context.Context, key types.NamespacedName) error {
+	if r.PlanNamespace == "" {
+		return nil
+	}
+	k := DriftApprovalKey(r.PlanNamespace, key)
+	err := r.Client.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: k.Namespace, Name: k.Name}})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
 }
 
 // approval returns the spec's approval when it is one not yet applied.

@@ -63,8 +63,14 @@ type Deps struct {
 // authorize denies who (nil: allowed) unless they are authenticated and
 // allowed the verb approve on the InfraApproval key.
 func (d *Deps) authorize(ctx context.Context, who authenticationv1.UserInfo, key types.NamespacedName) (*admission.Response, error) {
+	return d.authorizeOn(ctx, who, "infraapprovals", "InfraApproval", key)
+}
+
+// authorizeOn denies who (nil: allowed) unless they are authenticated and
+// allowed the verb approve on the object key of resource (kind).
+func (d *Deps) authorizeOn(ctx context.Context, who authenticationv1.UserInfo, resource, kind string, key types.NamespacedName) (*admission.Response, error) {
 	if who.Username == "" || who.Username == "system:anonymous" || slices.Contains(who.Groups, "system:unauthenticated") {
-		r := admission.Denied(fmt.Sprintf("InfraApproval %s: an approval needs a person the API server authenticated, and this request is anonymous; nothing was applied", key))
+		r := admission.Denied(fmt.Sprintf("%s %s: an approval needs a person the API server authenticated, and this request is anonymous; nothing was applied", kind, key))
 		return &r, nil
 	}
 	extra := map[string]authorizationv1.ExtraValue{}
@@ -75,7 +81,7 @@ func (d *Deps) authorize(ctx context.Context, who authenticationv1.UserInfo, key
 		User: who.Username, UID: who.UID, Groups: who.Groups, Extra: extra,
 		ResourceAttributes: &authorizationv1.ResourceAttributes{
 			Namespace: key.Namespace, Name: key.Name, Verb: ApproveVerb,
-			Group: v1alpha1.GroupVersion.Group, Version: v1alpha1.GroupVersion.Version, Resource: "infraapprovals",
+			Group: v1alpha1.GroupVersion.Group, Version: v1alpha1.GroupVersion.Version, Resource: resource,
 		},
 	}}
 	if err := d.Client.Create(ctx, sar); err != nil {
@@ -84,9 +90,9 @@ func (d *Deps) authorize(ctx context.Context, who authenticationv1.UserInfo, key
 	if sar.Status.Allowed {
 		return nil, nil
 	}
-	r := admission.Denied(fmt.Sprintf("user %q may not approve InfraApproval %s: approving needs the verb %q on infraapprovals.%s in namespace %s "+
-		"(a Role rule: apiGroups [%s], resources [infraapprovals], verbs [%s]); nothing was applied",
-		who.Username, key, ApproveVerb, v1alpha1.GroupVersion.Group, key.Namespace, v1alpha1.GroupVersion.Group, ApproveVerb))
+	r := admission.Denied(fmt.Sprintf("user %q may not approve %s %s: approving needs the verb %q on %s.%s in namespace %s "+
+		"(a Role rule: apiGroups [%s], resources [%s], verbs [%s]); nothing was applied",
+		who.Username, kind, key, ApproveVerb, resource, v1alpha1.GroupVersion.Group, key.Namespace, v1alpha1.GroupVersion.Group, resource, ApproveVerb))
 	return &r, nil
 }
 
@@ -312,16 +318,11 @@ type InfraApprovals struct{ *Deps }
 // Handle implements admission.Handler.
 func (h *InfraApprovals) Handle(ctx context.Context, req admission.Request) admission.Response {
 	var obj, old v1alpha1.InfraApproval
-	if err := json.Unmarshal(req.Object.Raw, &obj); err != nil {
+	if err := decodeUpdate(req, &obj, &old); err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
 	}
-	if len(req.OldObject.Raw) > 0 {
-		if err := json.Unmarshal(req.OldObject.Raw, &old); err != nil {
-			return admission.Errored(http.StatusBadRequest, err)
-		}
-	}
 	a := obj.Spec.Approval
-	if a == nil || (old.Spec.Approval != nil && *old.Spec.Approval == *a) {
+	if !approvalWritten(a, old.Spec.Approval) {
 		return admission.Allowed("")
 	}
 	if slices.Contains(h.WorkflowEngines, req.UserInfo.Username) {
@@ -369,6 +370,24 @@ func (h *InfraApprovals) Handle(ctx context.Context, req admission.Request) admi
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
 	return admission.Allowed("")
+}
+
+// decodeUpdate decodes the object of req into obj and its old object, if
+// any, into old.
+func decodeUpdate(req admission.Request, obj, old any) error {
+	if err := json.Unmarshal(req.Object.Raw, obj); err != nil {
+		return err
+	}
+	if len(req.OldObject.Raw) > 0 {
+		return json.Unmarshal(req.OldObject.Raw, old)
+	}
+	return nil
+}
+
+// approvalWritten says whether a request sets approval a, new or changed
+// from before.
+func approvalWritten(a, before *v1alpha1.Approval) bool {
+	return a != nil && (before == nil || *before != *a)
 }
 
 // String names a decision in logs.

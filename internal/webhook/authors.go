@@ -14,9 +14,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/vela-infra/vela-infra/internal/controller"
 )
 
 // Separation of duty (the infra-approve parameter separateDuties): the
@@ -156,15 +157,7 @@ func (h *SpecAuthors) recordAuthor(ctx context.Context, key types.NamespacedName
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name, Labels: map[string]string{
 		"infra.vela-infra.io/spec-author-of": truncate63(ns + "." + name),
 	}}, Type: corev1.SecretTypeOpaque, Data: map[string][]byte{authorKey: data}}
-	err = h.Client.Create(ctx, secret)
-	if apierrors.IsAlreadyExists(err) {
-		patch, perr := json.Marshal(map[string]any{"data": map[string][]byte{authorKey: data}})
-		if perr != nil {
-			return perr
-		}
-		err = h.Client.Patch(ctx, secret, client.RawPatch(types.MergePatchType, patch))
-	}
-	return err
+	return controller.UpsertSecretData(ctx, h.Client, secret)
 }
 
 func truncate63(s string) string {

@@ -18,6 +18,7 @@ const (
 	DeletionsPath         = "/validate-deletions"
 	InfraPoliciesPath     = "/validate-infrapolicies"
 	SpecAuthorsPath       = "/validate-application-spec"
+	InfraDriftsPath       = "/validate-infradrifts"
 )
 
 // Options configure the webhooks.
@@ -56,6 +57,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	srv.Register(InfraApprovalsPath, &webhook.Admission{Handler: &InfraApprovals{deps}})
 	srv.Register(InfraPoliciesPath, &webhook.Admission{Handler: InfraPolicies{}})
 	srv.Register(SpecAuthorsPath, &webhook.Admission{Handler: &SpecAuthors{deps}})
+	srv.Register(InfraDriftsPath, &webhook.Admission{Handler: &InfraDrifts{deps}})
 	srv.Register(DeletionsPath, &webhook.Admission{Handler: &Deletions{Reader: mgr.GetAPIReader(), Namespaces: o.Namespaces, WorkflowEngines: o.WorkflowEngines}})
 	return nil
 }

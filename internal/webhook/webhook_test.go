@@ -109,7 +109,7 @@ func deps(t *testing.T, objs ...client.Object) (*Deps, client.Client) {
 		WithInterceptorFuncs(interceptor.Funcs{Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
 			if sar, ok := obj.(*authorizationv1.SubjectAccessReview); ok {
 				a := sar.Spec.ResourceAttributes
-				sar.Status.Allowed = a.Verb == ApproveVerb && a.Resource == "infraapprovals" && strings.Contains(strings.Join(sar.Spec.Groups, ","), "approvers")
+				sar.Status.Allowed = a.Verb == ApproveVerb && (a.Resource == "infraapprovals" || a.Resource == "infradrifts") && strings.Contains(strings.Join(sar.Spec.Groups, ","), "approvers")
 				return nil
 			}
 			return c.Create(ctx, obj, opts...)
