@@ -2,14 +2,7 @@ package e2e
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,9 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/vela-infra/vela-infra/internal/testground/localcluster"
 	"github.com/vela-infra/vela-infra/internal/testground/mycloudtest"
@@ -234,77 +224,16 @@ func testApprovalIdentity(ctx context.Context, t *testing.T, c *localcluster.Clu
 	}
 }
 
-// personKubeconfig writes a kubeconfig for user name in group (and
+// personKubeconfig is a kubeconfig for user name in group (and
 // system:authenticated, which the API server adds), with a client
 // certificate signed by the local cluster's CA.
 func personKubeconfig(t *testing.T, c *localcluster.Cluster, name, group string) string {
 	t.Helper()
-	pki := filepath.Join(c.Dir, "pki")
-	caCert, err := readPEM(filepath.Join(pki, "ca.crt"))
+	file, err := c.PersonKubeconfig(name, group)
 	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(caCert)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caKeyDER, err := readPEM(filepath.Join(pki, "ca.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	caKey, err := x509.ParseECPrivateKey(caKeyDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: name, Organization: []string{group}},
-		NotBefore:    time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := clientcmd.LoadFromFile(c.Kubeconfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := clientcmdapi.NewConfig()
-	for n, cl := range admin.Clusters {
-		cfg.Clusters[n] = cl
-		cfg.Contexts[name] = &clientcmdapi.Context{Cluster: n, AuthInfo: name}
-	}
-	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{
-		ClientCertificateData: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		ClientKeyData:         pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
-	}
-	cfg.CurrentContext = name
-	file := filepath.Join(t.TempDir(), name+".kubeconfig")
-	if err := clientcmd.WriteToFile(*cfg, file); err != nil {
 		t.Fatal(err)
 	}
 	return file
-}
-
-func readPEM(file string) ([]byte, error) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return nil, fmt.Errorf("%s: no PEM block", file)
-	}
-	return block.Bytes, nil
 }
 
 // velaAs runs bin/vela as the person of kubeconfig.

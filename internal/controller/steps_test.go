@@ -153,6 +153,16 @@ func TestDriftIsFoundDescribedAndCounted(t *testing.T) {
 	if clean.Status.Drifted {
 		t.Fatal("drift reported on an untouched VPC")
 	}
+	// status.drifted reads false, not absent (the CRD defaults it): the
+	// Drifted printer column says false.
+	raw := &unstructured.Unstructured{}
+	raw.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("InfraDrift"))
+	if err := f.c.Get(context.Background(), client.ObjectKeyFromObject(clean), raw); err != nil {
+		t.Fatal(err)
+	}
+	if v, found, err := unstructured.NestedBool(raw.Object, "status", "drifted"); !found || err != nil || v {
+		t.Errorf("status.drifted of a clean check: %v (found %v, %v), want false", v, found, err)
+	}
 
 	f.cloud.MustAdmin(http.MethodPatch, "resources/vpcs/vpc-legacy01", map[string]any{"tags": map[string]string{"owner": "someone-else", "temp": "yes"}}, nil)
 	// Scheduled: its first check runs at its phase, within 30s (schedule.go).

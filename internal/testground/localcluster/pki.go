@@ -192,3 +192,24 @@ func writeKey(path string, key *ecdsa.PrivateKey) error {
 	}
 	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600)
 }
+
+// PersonKubeconfig issues a client certificate of the cluster CA for the
+// user name in groups, and writes a kubeconfig for it: someone the API
+// server authenticates as name (and system:authenticated), for tests of
+// who may do what. A name issued before keeps its first certificate. It
+// returns the kubeconfig's path.
+func (c *Cluster) PersonKubeconfig(name string, groups ...string) (string, error) {
+	pki := c.path("pki")
+	caCert, caKey, err := loadOrCreateCA(pki)
+	if err != nil {
+		return "", err
+	}
+	id := identity{file: "person-" + name, cn: name, orgs: groups, client: true}
+	if err := writeLeaf(pki, id, caCert, caKey); err != nil {
+		return "", fmt.Errorf("certificate of %s: %w", name, err)
+	}
+	if err := c.writeKubeconfig(id.file); err != nil {
+		return "", err
+	}
+	return c.kubeconfigOf(id.file), nil
+}

@@ -255,7 +255,10 @@ type RemedyStatus struct {
 // InfraDriftStatus is the result of a drift check.
 type InfraDriftStatus struct {
 	RunStatus `json:",inline"`
-	// Drifted is true when the cloud differs from the state.
+	// Drifted is true when the cloud differs from the state. Defaulted, so
+	// that a clean check reads false (a status patch leaves out a false it
+	// started from).
+	// +kubebuilder:default=false
 	// +optional
 	Drifted bool `json:"drifted"`
 	// Drift lists what changed in the cloud since the last apply (a
