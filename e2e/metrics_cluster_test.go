@@ -36,17 +36,7 @@ func testDriftMetrics(ctx context.Context, t *testing.T, c *localcluster.Cluster
 
 	renamed := time.Now()
 	cloud.MustAdmin(http.MethodPatch, "resources/buckets/"+id, map[string]any{"name": "declared-assets-renamed"}, nil)
-	var result string
-	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
-		result, _ = c.Kubectl(ctx, "get", "infradrift", drift, "-o", "jsonpath={.status.remedy.result}")
-		if result == "Held" {
-			break
-		}
-	}
-	if result != "Held" {
-		out, _ := c.Kubectl(ctx, "get", "infradrift", drift, "-o", "yaml")
-		t.Fatalf("the console rename of the bucket was not held for a person within 2m (remedy %q):\n%s", result, out)
-	}
+	remedyUntil(ctx, t, c, drift, "Held", "the console rename of the bucket held for a person")
 	checkDriftMetrics(ctx, t, c, driftSeries{Namespace: "default", Name: drift, Drifted: 1, Remedy: "revert", Result: "Held", Since: renamed, Held: true})
 }
 
