@@ -267,12 +267,23 @@ func (s *crashSuite) waitPlanned(obj *v1alpha1.InfraApproval) string {
 	return ""
 }
 
-// approve approves planID as the infra-approve step does on resume.
+// approve approves planID as the infra-approve step does on resume. The
+// approvals webhook fails closed, so right after a kill (no step-runner
+// serving it) the API server refuses the write; like a person, approve tries
+// again until the restarted step-runner answers.
 func (s *crashSuite) approve(obj *v1alpha1.InfraApproval, planID string) {
 	s.t.Helper()
 	patch := fmt.Sprintf(`{"spec":{"approval":{"planID":%q,"request":%q,"by":"crash-suite"}}}`, planID, obj.Spec.Request)
-	if err := s.k.Patch(s.ctx, obj, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
-		s.t.Fatal(err)
+	deadline := time.Now().Add(crashRecoveryBound)
+	for {
+		err := s.k.Patch(s.ctx, obj, client.RawPatch(types.MergePatchType, []byte(patch)))
+		if err == nil {
+			return
+		}
+		if !strings.Contains(err.Error(), "failed calling webhook") || time.Now().After(deadline) {
+			s.t.Fatalf("approve %s: %v", obj.Name, err)
+		}
+		time.Sleep(time.Second)
 	}
 }
 
