@@ -111,8 +111,11 @@ func TestAdmissionWebhook(t *testing.T) {
 			want: []string{"check.id", "The id must be a VPC id"}},
 		"a string for a number": {typ: "mycloud-redis", props: map[string]any{"name": "cache", "subnet_id": "subnet-1a2b", "manage_password": true, "memory_mib": "lots"},
 			want: []string{"output.spec.variable.memory_mib", `conflicting values number and "lots"`}},
-		"neither password nor the flag": {typ: "mycloud-redis", props: map[string]any{"name": "cache", "subnet_id": "subnet-1a2b"},
-			want: []string{"check.password", "neither is set"}},
+		"no password, manage flag or keep_existing_password": {typ: "mycloud-redis", props: map[string]any{"name": "cache", "subnet_id": "subnet-1a2b"},
+			want: []string{"check.password", "none is set"}},
+		"an adopted instance keeping its password": {typ: "mycloud-mysql", props: map[string]any{"name": "orders", "subnet_id": "subnet-1a2b", "keep_existing_password": true}},
+		"keep_existing_password and a password": {typ: "mycloud-mysql", props: map[string]any{"name": "orders", "subnet_id": "subnet-1a2b", "keep_existing_password": true, "admin_password": "Orders-Passw0rd"},
+			want: []string{"check.keep_existing_password", "both are set: admin_password and keep_existing_password: true"}},
 		"a misspelt property": {typ: "mycloud-vpc", props: map[string]any{"name": "main", "cidr": "10.0.0.0/16", "cidr_block": "10.0.0.0/16"},
 			want: []string{"parameter.cidr_block", "field not allowed"}},
 	} {

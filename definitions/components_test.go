@@ -119,7 +119,7 @@ func TestRenderGoodProperties(t *testing.T) {
 			typ:   "mysql",
 			props: map[string]any{"name": "orders", "subnet_id": "subnet-1a2b", "admin_password": "Orders-Passw0rd"},
 			wantVars: map[string]any{"name": "orders", "subnet_id": "subnet-1a2b", "engine_version": "8.0", "instance_class": "db.small",
-				"storage_gib": float64(20), "admin_password": "Orders-Passw0rd", "manage_admin_password": false, "tags": noTags},
+				"storage_gib": float64(20), "admin_password": "Orders-Passw0rd", "manage_admin_password": false, "keep_existing_password": false, "tags": noTags},
 			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"},
 		},
 		"mysql with every property at its limits": {
@@ -129,14 +129,14 @@ func TestRenderGoodProperties(t *testing.T) {
 				"providerRef": map[string]any{"name": "other-account", "namespace": "infra"}, "deleteResource": false,
 				"writeConnectionSecretToRef": map[string]any{"name": "orders-db"}},
 			wantVars: map[string]any{"name": "orders", "subnet_id": "subnet-1a2b", "engine_version": "5.7", "instance_class": "db.large",
-				"storage_gib": float64(16384), "admin_password": "Abcdefghijk1", "manage_admin_password": false, "tags": map[string]any{"env": "prod"}},
+				"storage_gib": float64(16384), "admin_password": "Abcdefghijk1", "manage_admin_password": false, "keep_existing_password": false, "tags": map[string]any{"env": "prod"}},
 			wantProvider: ref{"other-account", "infra"}, wantSecret: ref{"orders-db", "shop-ns"}, wantDelete: ptr(false),
 		},
 		"mysql with a unicode password": {
 			typ:   "mysql",
 			props: map[string]any{"name": "orders", "subnet_id": "subnet-1a2b", "storage_gib": 20, "instance_class": "db.medium", "admin_password": "ÄÖÜäöü12"},
 			wantVars: map[string]any{"name": "orders", "subnet_id": "subnet-1a2b", "engine_version": "8.0", "instance_class": "db.medium",
-				"storage_gib": float64(20), "admin_password": "ÄÖÜäöü12", "manage_admin_password": false, "tags": noTags},
+				"storage_gib": float64(20), "admin_password": "ÄÖÜäöü12", "manage_admin_password": false, "keep_existing_password": false, "tags": noTags},
 			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"},
 		},
 		// A managed password: no password property, none in the variables
@@ -145,38 +145,53 @@ func TestRenderGoodProperties(t *testing.T) {
 			typ:   "mysql",
 			props: map[string]any{"name": "orders", "subnet_id": "subnet-1a2b", "manage_admin_password": true},
 			wantVars: map[string]any{"name": "orders", "subnet_id": "subnet-1a2b", "engine_version": "8.0", "instance_class": "db.small",
-				"storage_gib": float64(20), "manage_admin_password": true, "tags": noTags},
+				"storage_gib": float64(20), "manage_admin_password": true, "keep_existing_password": false, "tags": noTags},
 			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"},
 		},
 		"mysql with a password and manage_admin_password false": {
 			typ:   "mysql",
 			props: map[string]any{"name": "orders", "subnet_id": "subnet-1a2b", "admin_password": "Orders-Passw0rd", "manage_admin_password": false},
 			wantVars: map[string]any{"name": "orders", "subnet_id": "subnet-1a2b", "engine_version": "8.0", "instance_class": "db.small",
-				"storage_gib": float64(20), "admin_password": "Orders-Passw0rd", "manage_admin_password": false, "tags": noTags},
+				"storage_gib": float64(20), "admin_password": "Orders-Passw0rd", "manage_admin_password": false, "keep_existing_password": false, "tags": noTags},
+			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"},
+		},
+		// An adopted instance that keeps its password: none in the
+		// properties or the variables.
+		"mysql keeping the password it has": {
+			typ:   "mysql",
+			props: map[string]any{"name": "orders", "subnet_id": "subnet-1a2b", "keep_existing_password": true},
+			wantVars: map[string]any{"name": "orders", "subnet_id": "subnet-1a2b", "engine_version": "8.0", "instance_class": "db.small",
+				"storage_gib": float64(20), "manage_admin_password": false, "keep_existing_password": true, "tags": noTags},
+			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"},
+		},
+		"redis keeping the password it has, manage_password false": {
+			typ:          "redis",
+			props:        map[string]any{"name": "cache", "subnet_id": "subnet-1a2b", "manage_password": false, "keep_existing_password": true},
+			wantVars:     map[string]any{"name": "cache", "subnet_id": "subnet-1a2b", "redis_version": "7.0", "memory_mib": float64(1024), "manage_password": false, "keep_existing_password": true, "tags": noTags},
 			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"},
 		},
 		"redis with a managed password": {
 			typ:          "redis",
 			props:        map[string]any{"name": "cache", "subnet_id": "subnet-1a2b", "manage_password": true},
-			wantVars:     map[string]any{"name": "cache", "subnet_id": "subnet-1a2b", "redis_version": "7.0", "memory_mib": float64(1024), "manage_password": true, "tags": noTags},
+			wantVars:     map[string]any{"name": "cache", "subnet_id": "subnet-1a2b", "redis_version": "7.0", "memory_mib": float64(1024), "manage_password": true, "keep_existing_password": false, "tags": noTags},
 			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"},
 		},
 		"redis with defaults": {
 			typ:          "redis",
 			props:        map[string]any{"name": "cache", "subnet_id": "subnet-1a2b", "password": "Cache-Passw0rd"},
-			wantVars:     map[string]any{"name": "cache", "subnet_id": "subnet-1a2b", "redis_version": "7.0", "memory_mib": float64(1024), "password": "Cache-Passw0rd", "manage_password": false, "tags": noTags},
+			wantVars:     map[string]any{"name": "cache", "subnet_id": "subnet-1a2b", "redis_version": "7.0", "memory_mib": float64(1024), "password": "Cache-Passw0rd", "manage_password": false, "keep_existing_password": false, "tags": noTags},
 			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"},
 		},
 		"redis with the smallest and a 6.2": {
 			typ:          "redis",
 			props:        map[string]any{"name": "cache", "subnet_id": "subnet-1a2b", "password": "Cache-Passw0rd", "memory_mib": 256, "redis_version": "6.2"},
-			wantVars:     map[string]any{"name": "cache", "subnet_id": "subnet-1a2b", "redis_version": "6.2", "memory_mib": float64(256), "password": "Cache-Passw0rd", "manage_password": false, "tags": noTags},
+			wantVars:     map[string]any{"name": "cache", "subnet_id": "subnet-1a2b", "redis_version": "6.2", "memory_mib": float64(256), "password": "Cache-Passw0rd", "manage_password": false, "keep_existing_password": false, "tags": noTags},
 			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"},
 		},
 		"redis with the largest memory": {
 			typ:          "redis",
 			props:        map[string]any{"name": "cache", "subnet_id": "subnet-1a2b", "password": "Cache-Passw0rd", "memory_mib": 65536},
-			wantVars:     map[string]any{"name": "cache", "subnet_id": "subnet-1a2b", "redis_version": "7.0", "memory_mib": float64(65536), "password": "Cache-Passw0rd", "manage_password": false, "tags": noTags},
+			wantVars:     map[string]any{"name": "cache", "subnet_id": "subnet-1a2b", "redis_version": "7.0", "memory_mib": float64(65536), "password": "Cache-Passw0rd", "manage_password": false, "keep_existing_password": false, "tags": noTags},
 			wantProvider: ref{"mycloud", "default"}, wantSecret: ref{"res-conn", "shop-ns"},
 		},
 		"bucket with dots, public-read and versioning": {
@@ -246,11 +261,18 @@ func TestRenderBadPropertyNamesIt(t *testing.T) {
 		adminPwMsg    = "The admin_password must be 12-128 characters with an upper-case letter, a lower-case letter and a digit."
 		redisPwMsg    = "The password must be 12-128 characters with an upper-case letter, a lower-case letter and a digit."
 		bucketMsg     = "The name must be 3-63 lower-case letters, digits, '.' and '-', starting and ending with a letter or digit."
-		// Exactly one of the password and its manage flag.
-		adminNeitherMsg = "Set exactly one of admin_password and manage_admin_password: true; neither is set."
-		adminBothMsg    = "Set exactly one of admin_password and manage_admin_password: true; both are set."
-		redisNeitherMsg = "Set exactly one of password and manage_password: true; neither is set."
-		redisBothMsg    = "Set exactly one of password and manage_password: true; both are set."
+		// Exactly one of the password, its manage flag and
+		// keep_existing_password.
+		adminOneOf           = "Set exactly one of admin_password, manage_admin_password: true and keep_existing_password: true; "
+		adminNoneMsg         = adminOneOf + "none is set."
+		adminBothMsg         = adminOneOf + "both are set: admin_password and manage_admin_password: true."
+		adminPasswordKeptMsg = adminOneOf + "both are set: admin_password and keep_existing_password: true."
+		adminManagedKeptMsg  = adminOneOf + "both are set: manage_admin_password: true and keep_existing_password: true."
+		redisOneOf           = "Set exactly one of password, manage_password: true and keep_existing_password: true; "
+		redisNoneMsg         = redisOneOf + "none is set."
+		redisBothMsg         = redisOneOf + "both are set: password and manage_password: true."
+		redisPasswordKeptMsg = redisOneOf + "both are set: password and keep_existing_password: true."
+		redisManagedKeptMsg  = redisOneOf + "both are set: manage_password: true and keep_existing_password: true."
 	)
 	vpc := func(k string, v any) map[string]any {
 		p := map[string]any{"name": "main", "cidr": "10.0.0.0/16"}
@@ -279,6 +301,10 @@ func TestRenderBadPropertyNamesIt(t *testing.T) {
 	}
 	without := func(p map[string]any, k string) map[string]any {
 		delete(p, k)
+		return p
+	}
+	with := func(p map[string]any, k string, v any) map[string]any {
+		p[k] = v
 		return p
 	}
 	cases := map[string]struct {
@@ -322,10 +348,15 @@ func TestRenderBadPropertyNamesIt(t *testing.T) {
 		"mysql password without upper case": {"mysql", mysql("admin_password", "weak-passw0rd"), "check.admin_password", adminPwMsg, "weak-passw0rd"},
 		"mysql password without lower case": {"mysql", mysql("admin_password", "WEAK-PASSW0RD"), "check.admin_password", adminPwMsg, "WEAK-PASSW0RD"},
 		"mysql password without a digit":    {"mysql", mysql("admin_password", "Weak-Password"), "check.admin_password", adminPwMsg, "Weak-Password"},
-		"mysql password missing":            {"mysql", without(mysql("admin_password", nil), "admin_password"), "check.admin_password", adminNeitherMsg, ""},
-		"mysql manage false, no password":   {"mysql", without(mysql("manage_admin_password", false), "admin_password"), "check.admin_password", adminNeitherMsg, ""},
+		"mysql password missing":            {"mysql", without(mysql("admin_password", nil), "admin_password"), "check.admin_password", adminNoneMsg, ""},
+		"mysql manage false, no password":   {"mysql", without(mysql("manage_admin_password", false), "admin_password"), "check.admin_password", adminNoneMsg, ""},
 		"mysql password and manage":         {"mysql", mysql("manage_admin_password", true), "check.manage_admin_password", adminBothMsg, "Orders-Passw0rd"},
 		"mysql manage not a bool":           {"mysql", without(mysql("manage_admin_password", "yes"), "admin_password"), "output.spec.variable.manage_admin_password", `conflicting values bool and "yes"`, ""},
+		"mysql keep false, no password":     {"mysql", without(mysql("keep_existing_password", false), "admin_password"), "check.admin_password", adminNoneMsg, ""},
+		"mysql password and keep":           {"mysql", mysql("keep_existing_password", true), "check.keep_existing_password", adminPasswordKeptMsg, "Orders-Passw0rd"},
+		"mysql password, manage and keep":   {"mysql", with(mysql("keep_existing_password", true), "manage_admin_password", true), "check.manage_admin_password", adminBothMsg, "Orders-Passw0rd"},
+		"mysql manage and keep":             {"mysql", with(without(mysql("keep_existing_password", true), "admin_password"), "manage_admin_password", true), "check.keep_existing_password", adminManagedKeptMsg, ""},
+		"mysql keep not a bool":             {"mysql", without(mysql("keep_existing_password", "yes"), "admin_password"), "output.spec.variable.keep_existing_password", `conflicting values bool and "yes"`, ""},
 		// A value of the wrong type names the type, not "2 errors in empty
 		// disjunction" (a default in the parameter would be a disjunction).
 		"redis memory a string":      {"redis", redis("memory_mib", "lots"), "output.spec.variable.memory_mib", `conflicting values number and "lots"`, ""},
@@ -339,8 +370,10 @@ func TestRenderBadPropertyNamesIt(t *testing.T) {
 		"vpc 100 tags":                       {"vpc", vpc("tags", manyTags(100)), "check.tags", "The tags hold 100 tags: mycloud allows at most 50.", ""},
 		"bucket empty tag key":               {"bucket", bucket("tags", map[string]any{"": "x"}), "check.tags", `The tag key \"\" must be 1-128 characters.`, ""},
 		"redis tag value too long":           {"redis", redis("tags", map[string]any{"note": strings.Repeat("x", 257)}), "check.tags", `The value of tag \"note\" is longer than 256 characters`, ""},
-		"redis password missing":             {"redis", without(redis("password", nil), "password"), "check.password", redisNeitherMsg, ""},
+		"redis password missing":             {"redis", without(redis("password", nil), "password"), "check.password", redisNoneMsg, ""},
 		"redis password and manage":          {"redis", redis("manage_password", true), "check.manage_password", redisBothMsg, "Cache-Passw0rd"},
+		"redis password and keep":            {"redis", redis("keep_existing_password", true), "check.keep_existing_password", redisPasswordKeptMsg, "Cache-Passw0rd"},
+		"redis manage and keep":              {"redis", with(without(redis("keep_existing_password", true), "password"), "manage_password", true), "check.keep_existing_password", redisManagedKeptMsg, ""},
 		"mysql name missing":                 {"mysql", without(mysql("name", nil), "name"), "output.spec.variable.name", "incomplete value string", "Orders-Passw0rd"},
 		"mysql subnet_id missing":            {"mysql", without(mysql("subnet_id", nil), "subnet_id"), "output.spec.variable.subnet_id", "incomplete value string", "Orders-Passw0rd"},
 		"mysql misspelt property":            {"mysql", mysql("storage", 50), "parameter.storage", "field not allowed", "Orders-Passw0rd"},

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -128,52 +130,107 @@ func TestRulesAgreeWithTheModules(t *testing.T) {
 }
 
 // TestExactlyOneOfAgreesWithTheProvider holds the definitions' check that
-// exactly one of a database's password and its manage flag is given against
-// the provider's, which the modules rely on (a Terraform 1.5 validation
-// block sees one variable only): `terraform plan` of the real module with
-// the real provider, for every combination. Both must refuse the same ones,
-// naming both properties, and neither may echo the password.
+// exactly one of a database's password, its manage flag and
+// keep_existing_password is given against `terraform plan` of the real
+// module (its precondition says the same rule) with the real provider, for
+// every combination, twice: for an instance that exists (an import block
+// adopts it; its owners set its password) and for a create. For an instance
+// that exists, both must refuse the same ones. A create differs in one:
+// keep_existing_password alone, which the definition admits (it cannot know
+// whether the instance exists) and the provider refuses, as the cloud would,
+// naming the password and the manage flag. Every refusal names the password
+// and the manage flag (the definition's keep_existing_password too), and
+// none echoes a password.
 func TestExactlyOneOfAgreesWithTheProvider(t *testing.T) {
 	t.Parallel()
-	const pw = "Sentinel-Parity-Passw0rd"
+	const (
+		pw       = "Sentinel-Parity-Passw0rd"
+		ownersPw = "Sentinel-Owners-Passw0rd"
+		keep     = "keep_existing_password"
+	)
 	cloud := mycloudtest.Start(t, mycloudtest.Options{})
+	cloud.MustAdmin(http.MethodPost, "seed", map[string]any{
+		"vpcs":            []map[string]any{{"id": "vpc-1a2b", "name": "parity", "cidr": "10.80.0.0/16"}},
+		"subnets":         []map[string]any{{"id": "subnet-1a2b", "name": "parity", "vpc_id": "vpc-1a2b", "cidr": "10.80.1.0/24"}},
+		"mysql-instances": []map[string]any{{"id": "mysql-parity01", "name": "parity", "subnet_id": "subnet-1a2b", "admin_password": ownersPw}},
+		"redis-instances": []map[string]any{{"id": "redis-parity01", "name": "parity", "subnet_id": "subnet-1a2b", "password": ownersPw}},
+	}, nil)
 	defs := repoPath(t, componentsDir)
+	// named matches a property's name, not the end of a longer one
+	// (password in manage_password).
+	named := func(msg, name string) bool { return regexp.MustCompile(`\b` + name + `\b`).MatchString(msg) }
 	for typ, names := range map[string][2]string{"mysql": {"admin_password", "manage_admin_password"}, "redis": {"password", "manage_password"}} {
 		password, flag := names[0], names[1]
-		w := mycloudtest.NewWorkspace(t, cloud, map[string]string{"main.tf": module(t, typ)})
-		w.MustRun("init", "-input=false")
+		create := mycloudtest.NewWorkspace(t, cloud, map[string]string{"main.tf": module(t, typ)})
+		create.MustRun("init", "-input=false")
+		exists := mycloudtest.NewWorkspace(t, cloud, map[string]string{"main.tf": module(t, typ),
+			"import.tf": fmt.Sprintf("import {\n  to = mycloud_%s.this\n  id = %q\n}\n", typ, typ+"-parity01")})
+		exists.MustRun("init", "-input=false")
 		for _, given := range []bool{true, false} {
 			for _, managed := range []any{nil, false, true} {
-				props := map[string]any{"name": "parity", "subnet_id": "subnet-1a2b"}
-				args := []string{"plan", "-input=false", "-lock=false", "-var", "name=parity", "-var", "subnet_id=subnet-1a2b"}
-				if given {
-					props[password] = pw
-					args = append(args, "-var", password+"="+pw)
-				}
-				if managed != nil {
-					props[flag] = managed
-					args = append(args, "-var", fmt.Sprintf("%s=%v", flag, managed))
-				}
-				t.Run(fmt.Sprintf("%s %s given=%v %s=%v", typ, password, given, flag, managed), func(t *testing.T) {
-					t.Parallel()
-					want := given != (managed == true) // exactly one
-					out, planErr := w.Run(args...)
-					_, renderErr := dryRun(t, defs, app(t, typ, props))
-					if (planErr == nil) != want || (renderErr == nil) != want {
-						t.Fatalf("want accepted=%v; terraform plan: %v\n%s\nthe definition: %v", want, planErr, out, renderErr)
+				for _, kept := range []any{nil, true} {
+					props := map[string]any{"name": "parity", "subnet_id": "subnet-1a2b"}
+					args := []string{"plan", "-input=false", "-lock=false", "-var", "name=parity", "-var", "subnet_id=subnet-1a2b"}
+					if given {
+						props[password] = pw
+						args = append(args, "-var", password+"="+pw)
 					}
-					if want {
-						return
+					if managed != nil {
+						props[flag] = managed
+						args = append(args, "-var", fmt.Sprintf("%s=%v", flag, managed))
 					}
-					for what, msg := range map[string]string{"terraform plan": out, "the definition": renderErr.Error()} {
-						if !strings.Contains(msg, password+" ") || !strings.Contains(msg, flag) {
-							t.Errorf("%s does not name both %s and %s:\n%s", what, password, flag, msg)
+					if kept != nil {
+						props[keep] = kept
+						args = append(args, "-var", fmt.Sprintf("%s=%v", keep, kept))
+					}
+					t.Run(fmt.Sprintf("%s %s given=%v %s=%v %s=%v", typ, password, given, flag, managed, keep, kept), func(t *testing.T) {
+						t.Parallel()
+						n := 0
+						for _, set := range []bool{given, managed == true, kept == true} {
+							if set {
+								n++
+							}
 						}
-						if strings.Contains(msg, pw) {
-							t.Errorf("%s echoes the password:\n%s", what, msg)
+						oneOf := n == 1
+						_, renderErr := dryRun(t, defs, app(t, typ, props))
+						if (renderErr == nil) != oneOf {
+							t.Fatalf("the definition: want accepted=%v, got %v", oneOf, renderErr)
 						}
-					}
-				})
+						if renderErr != nil {
+							for _, name := range []string{password, flag, keep} {
+								if !named(renderErr.Error(), name) {
+									t.Errorf("the definition does not name %s:\n%v", name, renderErr)
+								}
+							}
+						}
+						for _, w := range []struct {
+							what   string
+							w      *mycloudtest.Workspace
+							accept bool
+						}{
+							{"terraform plan of the existing instance", exists, oneOf},
+							// Kept alone: there is no instance to keep.
+							{"terraform plan of a create", create, oneOf && kept != true},
+						} {
+							out, planErr := w.w.Run(args...)
+							if (planErr == nil) != w.accept {
+								t.Fatalf("%s: want accepted=%v, got %v\n%s", w.what, w.accept, planErr, out)
+							}
+							if planErr != nil && (!named(out, password) || !named(out, flag)) {
+								t.Errorf("%s does not name both %s and %s:\n%s", w.what, password, flag, out)
+							}
+							if planErr != nil && oneOf && !strings.Contains(out, "Missing "+password+" or "+flag) {
+								t.Errorf("%s: want the provider's refusal of a create without a password:\n%s", w.what, out)
+							}
+							if strings.Contains(out, pw) || strings.Contains(out, ownersPw) {
+								t.Errorf("%s echoes a password:\n%s", w.what, out)
+							}
+						}
+						if renderErr != nil && (strings.Contains(renderErr.Error(), pw) || strings.Contains(renderErr.Error(), ownersPw)) {
+							t.Errorf("the definition echoes a password:\n%s", renderErr)
+						}
+					})
+				}
 			}
 		}
 	}

@@ -589,7 +589,7 @@ func (bi *badInputFixture) catalogue() []badInput {
 	prop("redis memory not a multiple of 256", "mycloud-redis", redis("memory_mib", 300), "check.memory_mib", "a multiple of 256")
 	prop("redis weak password", "mycloud-redis", map[string]any{"name": "bi-cache", "subnet_id": "subnet-1a2b", "password": biPassword}, "check.password", "must be 12-128 characters")
 	prop("redis password and manage_password", "mycloud-redis", redis("password", "Cache-Passw0rd-1"), "check.manage_password", "both are set")
-	prop("redis neither password nor manage_password", "mycloud-redis", map[string]any{"name": "bi-cache", "subnet_id": "subnet-1a2b"}, "check.password", "neither is set")
+	prop("redis neither password nor manage_password", "mycloud-redis", map[string]any{"name": "bi-cache", "subnet_id": "subnet-1a2b"}, "check.password", "none is set")
 	prop("mysql storage too small", "mycloud-mysql", mysql("storage_gib", 10), "check.storage_gib", "from 20 to 16384")
 	prop("mysql storage a string", "mycloud-mysql", mysql("storage_gib", "big"), "storage_gib", `conflicting values number and "big"`)
 	prop("mysql engine_version not offered", "mycloud-mysql", mysql("engine_version", "9.0"), "check.engine_version", "5.7 or 8.0")

@@ -19,9 +19,9 @@ func root(t *testing.T) string {
 // TestRefusesWhatItCannotMirror: a module variable with a validation block
 // (or a sensitive one) and no rule, a rule for a variable that does not
 // exist, a rule whose message contradicts the module, and a managed
-// password pair the module does not declare as the check assumes all stop
-// the generator rather than produce a definition that validates less than
-// the module.
+// password whose variables the module does not declare as the check
+// assumes all stop the generator rather than produce a definition that
+// validates less than the module.
 func TestRefusesWhatItCannotMirror(t *testing.T) {
 	r := root(t)
 	mysql, err := readModule(r, "mysql")
@@ -63,14 +63,18 @@ func TestRefusesWhatItCannotMirror(t *testing.T) {
 		"cloud check quoting a password": {with("admin_password", rule{Valid: []string{"true"}, Message: "m", Cloud: []check{{Valid: "true", MessageCUE: `"\({v})"`}}}), nil,
 			"quotes the value, which is sensitive"},
 		"cloud check with two messages": {with("tags", rule{Cloud: []check{{Valid: "true", Message: "m", MessageCUE: `"m"`}}}), nil, "needs a condition and one message"},
-		"managed password of no variable": {base.Rules, &managedPassword{Password: "root_password", Flag: "manage_admin_password"},
+		"managed password of no variable": {base.Rules, &managedPassword{Password: "root_password", Flag: "manage_admin_password", Keep: "keep_existing_password"},
 			`managed password of mysql: definitions/modules/mysql/main.tf has no variable "root_password"`},
-		"managed password not sensitive": {base.Rules, &managedPassword{Password: "name", Flag: "manage_admin_password"},
+		"managed password not sensitive": {base.Rules, &managedPassword{Password: "name", Flag: "manage_admin_password", Keep: "keep_existing_password"},
 			`variable "name" must be a sensitive string whose default is null`},
-		"managed password flag not a bool": {base.Rules, &managedPassword{Password: "admin_password", Flag: "storage_gib"},
+		"managed password flag not a bool": {base.Rules, &managedPassword{Password: "admin_password", Flag: "storage_gib", Keep: "keep_existing_password"},
 			`variable "storage_gib" must be a bool whose default is false`},
-		"managed password flag missing": {base.Rules, &managedPassword{Password: "admin_password", Flag: "manage_password"},
+		"managed password flag missing": {base.Rules, &managedPassword{Password: "admin_password", Flag: "manage_password", Keep: "keep_existing_password"},
 			`has no variable "manage_password"`},
+		"keep flag missing": {base.Rules, &managedPassword{Password: "admin_password", Flag: "manage_admin_password", Keep: "keep_password"},
+			`has no variable "keep_password"`},
+		"keep flag not a bool": {base.Rules, &managedPassword{Password: "admin_password", Flag: "manage_admin_password", Keep: "engine_version"},
+			`variable "engine_version" must be a bool whose default is false`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

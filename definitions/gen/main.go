@@ -183,17 +183,25 @@ against the modules' validation run by Terraform; ` + "`make verify`" + ` fails 
 generated file is stale.
 
 **Database passwords.** ` + "`mycloud-mysql`" + ` and ` + "`mycloud-redis`" + ` take exactly one of
-a password (` + "`admin_password`" + `, ` + "`password`" + `) and ` + "`manage_admin_password: true`" + ` /
-` + "`manage_password: true`" + `; rendering fails at ` + "`check.<property>`" + ` naming both
-otherwise. With the flag, mycloud generates the password and keeps it as a
-secret: no password is in the Application, the Configuration or the
+a password (` + "`admin_password`" + `, ` + "`password`" + `), ` + "`manage_admin_password: true`" + ` /
+` + "`manage_password: true`" + ` and ` + "`keep_existing_password: true`" + `; rendering fails at
+` + "`check.<property>`" + ` naming them otherwise, as the module's precondition does
+at plan time. With the manage flag, mycloud generates the password and keeps
+it as a secret: no password is in the Application, the Configuration or the
 Terraform state, and the connection Secret holds the secret's id
 (` + "`admin_password_secret_id`" + `, ` + "`password_secret_id`" + `), with which the application
 reads the password through the signed mycloud API (` + "`mycloud secret-value <id>`" + `
 or the Go client's ` + "`SecretValue`" + `; [mycloud](mycloud.md#managed-passwords)). A
 given password is in the Application, the Configuration's ` + "`spec.variable`" + `
 and, as terraform-controller copies every output, its ` + "`status.apply.outputs`" + `
-and connection Secret. Changing the flag replaces the instance.
+and connection Secret. Changing the manage flag replaces the instance.
+` + "`keep_existing_password: true`" + ` is for an instance that exists, adopted with
+` + "`infra-import`" + ` or ` + "`infra-bulk-import`" + `, whose password its owners set: it
+keeps that password, which is in no property (the cloud never returns it),
+and its plan changes nothing. The cloud refuses to create an instance
+without a password, and so does the provider's plan, naming the password and
+the manage flag: a new instance, a change that replaces the instance, or one
+deleted outside Terraform needs one of them.
 `
 
 // renderTables documents every definition, under headings of the given

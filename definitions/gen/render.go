@@ -19,7 +19,7 @@ type definition struct {
 	Module      *module
 	Properties  []property
 	// ManagedPassword, when set, is the render-time check that exactly one
-	// of the password and its manage flag is given.
+	// of the password, its manage flag and its keep flag is given.
 	ManagedPassword *managedPasswordCheck
 	// IPv4Block: a check reads a CIDR block with the #IPv4Block helper,
 	// which needs the strings and strconv packages.
@@ -53,11 +53,15 @@ type property struct {
 	Checks    []check
 }
 
-// managedPasswordCheck is a rendered managedPassword rule: when neither the
-// password nor the flag is given, rendering fails at check.<Password> with
-// Neither; when both are, at check.<Flag> with Both.
+// managedPasswordCheck is a rendered managedPassword rule. Rendering fails
+// at check.<Password> with None when none of the password, Flag: true and
+// Keep: true is given; at check.<Flag> with PasswordAndFlag when the
+// password and Flag: true are; at check.<Keep> with PasswordAndKeep when
+// the password and Keep: true are, or with FlagAndKeep when the two flags
+// are (and no password).
 type managedPasswordCheck struct {
-	Password, Flag, Neither, Both string
+	Password, Flag, Keep                                string
+	None, PasswordAndFlag, PasswordAndKeep, FlagAndKeep string
 }
 
 // check is one render-time check: when Valid does not hold, rendering fails
@@ -158,7 +162,7 @@ func newDefinition(c component, m *module) (*definition, error) {
 
 // newManagedPasswordCheck renders c.ManagedPassword after checking that the
 // module declares what the check assumes: the password a sensitive string
-// variable whose default is null, the flag a bool variable whose default is
+// variable whose default is null, the flags bool variables whose default is
 // false.
 func newManagedPasswordCheck(c component, m *module) (*managedPasswordCheck, error) {
 	mp := c.ManagedPassword
@@ -173,17 +177,26 @@ func newManagedPasswordCheck(c component, m *module) (*managedPasswordCheck, err
 	case pw.Type != cty.String || !pw.Sensitive || !pw.HasDefault || !pw.Default.IsNull():
 		return nil, fmt.Errorf("definitions/gen: managed password of %s: variable %q must be a sensitive string whose default is null", c.Type, mp.Password)
 	}
-	flag, ok := vars[mp.Flag]
-	switch {
-	case !ok:
-		return nil, fmt.Errorf("definitions/gen: managed password of %s: %s has no variable %q", c.Type, m.Path, mp.Flag)
-	case flag.Type != cty.Bool || !flag.HasDefault || flag.Default.IsNull() || flag.Default.True():
-		return nil, fmt.Errorf("definitions/gen: managed password of %s: variable %q must be a bool whose default is false", c.Type, mp.Flag)
+	for _, name := range []string{mp.Flag, mp.Keep} {
+		flag, ok := vars[name]
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("definitions/gen: managed password of %s: %s has no variable %q", c.Type, m.Path, name)
+		case flag.Type != cty.Bool || !flag.HasDefault || flag.Default.IsNull() || flag.Default.True():
+			return nil, fmt.Errorf("definitions/gen: managed password of %s: variable %q must be a bool whose default is false", c.Type, name)
+		}
 	}
+	oneOf := fmt.Sprintf("Set exactly one of %s, %s: true and %s: true", mp.Password, mp.Flag, mp.Keep)
 	return &managedPasswordCheck{
-		Password: mp.Password, Flag: mp.Flag,
-		Neither: fmt.Sprintf("Set exactly one of %s and %s: true; neither is set. With %s: true mycloud generates the password and keeps it as a secret, whose id the module outputs.", mp.Password, mp.Flag, mp.Flag),
-		Both:    fmt.Sprintf("Set exactly one of %s and %s: true; both are set. With %s: true mycloud generates the password: leave %s out.", mp.Password, mp.Flag, mp.Flag, mp.Password),
+		Password: mp.Password, Flag: mp.Flag, Keep: mp.Keep,
+		None: fmt.Sprintf("%s; none is set. With %s: true mycloud generates the password and keeps it as a secret, whose id the module outputs; %s: true is for an instance that exists (adopted with infra-import or infra-bulk-import), which keeps the password it has.",
+			oneOf, mp.Flag, mp.Keep),
+		PasswordAndFlag: fmt.Sprintf("%s; both are set: %s and %s: true. With %s: true mycloud generates the password: leave %s out.",
+			oneOf, mp.Password, mp.Flag, mp.Flag, mp.Password),
+		PasswordAndKeep: fmt.Sprintf("%s; both are set: %s and %s: true. With %s: true the instance keeps the password it has: leave %s out (given, it becomes the instance's new password).",
+			oneOf, mp.Password, mp.Keep, mp.Keep, mp.Password),
+		FlagAndKeep: fmt.Sprintf("%s; both are set: %s: true and %s: true. An instance whose password mycloud manages takes %s: true alone, adopted or not; %s: true is for one whose password its owners set.",
+			oneOf, mp.Flag, mp.Keep, mp.Flag, mp.Keep),
 	}, nil
 }
 
@@ -445,17 +458,22 @@ template: {
 {{- end}}
 {{- end}}
 {{- with .ManagedPassword}}
-		// Exactly one of the password and the flag: the module cannot say
-		// it (Terraform 1.5 validates one variable at a time), the provider
-		// says it at plan time, this says it before anything runs.
-		if parameter.{{.Password}} == _|_ if parameter.{{.Flag}} == _|_ {
-			{{.Password}}: {{quote .Neither}} & false
+		// Exactly one of the password and the two flags: the module says it
+		// in a precondition, at terraform plan; this says it before anything
+		// runs. Whether an instance to keep exists only the provider knows:
+		// it refuses to create one with neither the password nor the manage
+		// flag.
+		if !_passwordSet.password && !_passwordSet.managed && !_passwordSet.kept {
+			{{.Password}}: {{quote .None}} & false
 		}
-		if parameter.{{.Password}} == _|_ if parameter.{{.Flag}} != _|_ if parameter.{{.Flag}} == false {
-			{{.Password}}: {{quote .Neither}} & false
+		if _passwordSet.password && _passwordSet.managed {
+			{{.Flag}}: {{quote .PasswordAndFlag}} & false
 		}
-		if parameter.{{.Password}} != _|_ if parameter.{{.Flag}} != _|_ if parameter.{{.Flag}} == true {
-			{{.Flag}}: {{quote .Both}} & false
+		if _passwordSet.password && _passwordSet.kept {
+			{{.Keep}}: {{quote .PasswordAndKeep}} & false
+		}
+		if !_passwordSet.password && _passwordSet.managed && _passwordSet.kept {
+			{{.Keep}}: {{quote .FlagAndKeep}} & false
 		}
 {{- end}}
 		if parameter.writeConnectionSecretToRef != _|_ {
@@ -464,6 +482,24 @@ template: {
 			}
 		}
 	}
+
+{{- with .ManagedPassword}}
+
+	// Which of the password and its two flags the properties set: a flag
+	// counts when true; one of the wrong type, which fails at
+	// output.spec.variable.<property>, counts as not set.
+	_passwordSet: {
+		password: parameter.{{.Password}} != _|_
+		managed:  *false | bool
+		if parameter.{{.Flag}} != _|_ {
+			managed: parameter.{{.Flag}}
+		}
+		kept: *false | bool
+		if parameter.{{.Keep}} != _|_ {
+			kept: parameter.{{.Keep}}
+		}
+	}
+{{- end}}
 
 	parameter: close({
 {{- range .Properties}}

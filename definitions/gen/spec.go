@@ -19,18 +19,23 @@ type component struct {
 	// variable name. Every variable with a validation block, and every
 	// sensitive one, must have a rule (the generator refuses otherwise).
 	Rules map[string]rule
-	// ManagedPassword, for a database, names its password and the flag that
-	// lets mycloud generate and keep the password instead.
+	// ManagedPassword, for a database, names its password, the flag that
+	// lets mycloud generate and keep the password instead, and the flag
+	// that keeps the password an existing instance has.
 	ManagedPassword *managedPassword
 }
 
-// managedPassword: a property pair of which exactly one is given, the
-// password (a sensitive variable whose default is null) or the flag set to
-// true (a bool variable whose default is false). Rendering fails naming both
-// otherwise, as the provider does at plan time (a Terraform 1.5 validation
-// block sees one variable only).
+// managedPassword: properties of which exactly one is given, the password
+// (a sensitive variable whose default is null), Flag set to true or Keep
+// set to true (bool variables whose default is false). Rendering fails
+// naming them otherwise, as the module's precondition does at plan time (a
+// Terraform 1.5 validation block sees one variable only). Keep is for an
+// instance that exists, adopted, whose password its owners set: the
+// password is in no property, and the provider, which alone knows whether
+// the instance exists, refuses to create one with neither password nor
+// Flag.
 type managedPassword struct {
-	Password, Flag string
+	Password, Flag, Keep string
 }
 
 // rule is a render-time check of one property.
@@ -215,7 +220,7 @@ var components = []component{
 			"admin_password": passwordRule,
 			"tags":           tagsRule(),
 		},
-		ManagedPassword: &managedPassword{Password: "admin_password", Flag: "manage_admin_password"},
+		ManagedPassword: &managedPassword{Password: "admin_password", Flag: "manage_admin_password", Keep: "keep_existing_password"},
 	},
 	{
 		Type:        "redis",
@@ -228,7 +233,7 @@ var components = []component{
 			"password":      passwordRule,
 			"tags":          tagsRule(),
 		},
-		ManagedPassword: &managedPassword{Password: "password", Flag: "manage_password"},
+		ManagedPassword: &managedPassword{Password: "password", Flag: "manage_password", Keep: "keep_existing_password"},
 	},
 	{
 		Type:        "vpc-ref",

@@ -134,6 +134,11 @@ func useByRef(t *testing.T, cloud *mycloudtest.Cloud, module, id string) map[str
 func TestModuleVariableValidation(t *testing.T) {
 	t.Parallel()
 	cloud := mycloudtest.Start(t, mycloudtest.Options{})
+	// Terraform wraps the precondition's message; the start of it fits.
+	const (
+		mysqlOneOf = `Set exactly one of admin_password, manage_admin_password = true and`
+		redisOneOf = `Set exactly one of password, manage_password = true and`
+	)
 	cases := []struct {
 		module string
 		vars   []string
@@ -148,13 +153,21 @@ func TestModuleVariableValidation(t *testing.T) {
 		{"mysql", []string{"name=db", "subnet_id=subnet-1", "admin_password=Aa1aaaaaaaaaaa", "engine_version=9"}, `var.engine_version`},
 		{"redis", []string{"name=db", "subnet_id=subnet-1", "password=Aa1aaaaaaaaaaa", "memory_mib=300"}, `var.memory_mib`},
 		{"redis", []string{"name=db", "subnet_id=subnet-1", "password=weak"}, `password must be 12-128`},
-		// Exactly one of the password and the manage flag, checked by the
-		// provider at plan time.
-		{"mysql", []string{"name=db", "subnet_id=subnet-1"}, `Missing admin_password or manage_admin_password`},
-		{"mysql", []string{"name=db", "subnet_id=subnet-1", "manage_admin_password=false"}, `Missing admin_password or manage_admin_password`},
-		{"mysql", []string{"name=db", "subnet_id=subnet-1", "admin_password=Sentinel-Both-Passw0rd", "manage_admin_password=true"}, `Conflicting admin_password and manage_admin_password`},
-		{"redis", []string{"name=db", "subnet_id=subnet-1"}, `Missing password or manage_password`},
-		{"redis", []string{"name=db", "subnet_id=subnet-1", "password=Sentinel-Both-Passw0rd", "manage_password=true"}, `Conflicting password and manage_password`},
+		// Exactly one of the password, the manage flag and
+		// keep_existing_password, checked by the module's precondition at
+		// plan time.
+		{"mysql", []string{"name=db", "subnet_id=subnet-1"}, mysqlOneOf},
+		{"mysql", []string{"name=db", "subnet_id=subnet-1", "manage_admin_password=false"}, mysqlOneOf},
+		{"mysql", []string{"name=db", "subnet_id=subnet-1", "admin_password=Sentinel-Both-Passw0rd", "manage_admin_password=true"}, mysqlOneOf},
+		{"mysql", []string{"name=db", "subnet_id=subnet-1", "admin_password=Sentinel-Both-Passw0rd", "keep_existing_password=true"}, mysqlOneOf},
+		{"mysql", []string{"name=db", "subnet_id=subnet-1", "manage_admin_password=true", "keep_existing_password=true"}, mysqlOneOf},
+		{"redis", []string{"name=db", "subnet_id=subnet-1"}, redisOneOf},
+		{"redis", []string{"name=db", "subnet_id=subnet-1", "password=Sentinel-Both-Passw0rd", "manage_password=true"}, redisOneOf},
+		{"redis", []string{"name=db", "subnet_id=subnet-1", "password=Sentinel-Both-Passw0rd", "keep_existing_password=true"}, redisOneOf},
+		// keep_existing_password with no instance to keep: the provider
+		// refuses the create.
+		{"mysql", []string{"name=db", "subnet_id=subnet-1", "keep_existing_password=true"}, `Missing admin_password or manage_admin_password`},
+		{"redis", []string{"name=db", "subnet_id=subnet-1", "keep_existing_password=true"}, `Missing password or manage_password`},
 		{"bucket", []string{"name=ok-name", "acl=world"}, `var.acl`},
 		{"bucket", []string{"name=a..b"}, `var.name`},
 	}
@@ -239,6 +252,63 @@ func TestManagedPasswordModules(t *testing.T) {
 			w.MustRun(append([]string{"destroy", "-input=false", "-auto-approve"}, vars...)...)
 			if _, err := cli.SecretValue(context.Background(), id); !client.IsNotFound(err) {
 				t.Fatalf("the secret outlives its instance: %v", err)
+			}
+		})
+	}
+}
+
+// TestKeepExistingPasswordModules: an instance whose password its owners
+// set is adopted with keep_existing_password: the import plan changes
+// nothing, apply sends the cloud nothing but reads, neither the state nor
+// the outputs hold a password, and a second plan is empty. A change that
+// would replace the instance needs a password, and the plan says so.
+func TestKeepExistingPasswordModules(t *testing.T) {
+	t.Parallel()
+	const pw = "Sentinel-Owners-Passw0rd"
+	cloud := mycloudtest.Start(t, mycloudtest.Options{})
+	cloud.MustAdmin(http.MethodPost, "seed", map[string]any{
+		"vpcs":            []map[string]any{{"id": "vpc-kept01", "name": "kept", "cidr": "10.70.0.0/16"}},
+		"subnets":         []map[string]any{{"id": "subnet-kept01", "name": "kept", "vpc_id": "vpc-kept01", "cidr": "10.70.1.0/24"}},
+		"mysql-instances": []map[string]any{{"id": "mysql-kept01", "name": "kept-db", "subnet_id": "subnet-kept01", "admin_password": pw}},
+		"redis-instances": []map[string]any{{"id": "redis-kept01", "name": "kept-cache", "subnet_id": "subnet-kept01", "password": pw}},
+	}, nil)
+	for module, c := range map[string]struct{ id, name, password, secretID, replace, missing string }{
+		"mysql": {"mysql-kept01", "kept-db", "admin_password", "admin_password_secret_id", "engine_version=5.7", "Missing admin_password or manage_admin_password"},
+		"redis": {"redis-kept01", "kept-cache", "password", "password_secret_id", "redis_version=6.2", "Missing password or manage_password"},
+	} {
+		t.Run(module, func(t *testing.T) {
+			w := workspace(t, cloud, module, map[string]string{"import.tf": "import {\n  to = mycloud_" + module + ".this\n  id = \"" + c.id + "\"\n}\n"})
+			w.MustRun("init", "-input=false")
+			vars := []string{"-var", "name=" + c.name, "-var", "subnet_id=subnet-kept01", "-var", "keep_existing_password=true"}
+			plan := w.MustRun(append([]string{"plan", "-input=false"}, vars...)...)
+			if !strings.Contains(plan, "1 to import, 0 to add, 0 to change, 0 to destroy") {
+				t.Fatalf("import plan:\n%s", plan)
+			}
+			w.MustRun(append([]string{"apply", "-input=false", "-auto-approve"}, vars...)...)
+			for _, r := range cloud.Requests() {
+				if r.Method != http.MethodGet && strings.HasPrefix(r.Path, "/v1/") {
+					t.Fatalf("adopting the instance sent %s %s", r.Method, r.Path)
+				}
+			}
+			o := outputs(t, w)
+			if o["id"] != c.id {
+				t.Fatalf("output id %q, want %q", o["id"], c.id)
+			}
+			for _, name := range []string{c.password, c.secretID} {
+				if _, ok := o[name]; ok {
+					t.Fatalf("output %s is set for a kept password: %v", name, o)
+				}
+			}
+			if strings.Contains(w.MustRun("state", "pull"), pw) {
+				t.Fatal("the owners' password is in the state")
+			}
+			plan = w.MustRun(append([]string{"plan", "-input=false", "-detailed-exitcode"}, vars...)...)
+			if !strings.Contains(plan, "No changes") {
+				t.Fatalf("second plan is not empty:\n%s", plan)
+			}
+			out, err := w.Run(append([]string{"plan", "-input=false", "-var", c.replace}, vars...)...)
+			if err == nil || !strings.Contains(out, c.missing) {
+				t.Fatalf("a plan that replaces the instance: want an error naming %s, got err=%v\n%s", c.missing, err, out)
 			}
 		})
 	}

@@ -158,6 +158,8 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		s.faults = nil
 		s.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
+	case path == "access-keys" || strings.HasPrefix(path, "access-keys/"):
+		s.serveAccessKeys(w, r, path, body)
 	case strings.HasPrefix(path, "resources/") && r.Method == http.MethodPatch:
 		parts := strings.Split(path, "/")
 		if len(parts) != 3 || kinds[parts[1]] == nil {
@@ -255,7 +257,7 @@ func (s *Server) Seed(req SeedRequest, skipExisting bool) (map[string][]map[stri
 				}
 				rec := &Record{Kind: k.name, ID: id, Attrs: attrs, CreatedAt: now, UpdatedAt: now, ReadyAt: now}
 				if err == nil {
-					err = s.checkRelations(tx, k, rec)
+					err = s.checkRelations(tx, k, rec, scope{})
 				}
 				if err == nil && id == "" {
 					rec.ID, err = newID(tx, k)
@@ -361,7 +363,8 @@ func (s *Server) EditOutOfBand(kindName, id string, body []byte) (map[string]any
 	return rec.View(now), nil
 }
 
-// Reset removes every resource, fault and request log entry.
+// Reset removes every resource, fault, request log entry and scoped access
+// key: the keys mycloud was started with stay.
 func (s *Server) Reset() error {
 	s.mu.Lock()
 	s.faults, s.reqLog = nil, nil

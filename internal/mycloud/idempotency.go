@@ -1,7 +1,6 @@
 package mycloud
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -94,24 +93,13 @@ func fingerprint(attrs map[string]any) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// accessKeyContext carries the verified access key id of a request.
-type accessKeyContext struct{}
-
-func withAccessKey(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, accessKeyContext{}, id)
-}
-
-func accessKeyOf(ctx context.Context) string {
-	id, _ := ctx.Value(accessKeyContext{}).(string)
-	return id
-}
-
 // replayOrReserve looks the key up in tx for a create of rec (kind k, body
-// fingerprint fp). It returns the record to answer with when the create is a
-// replay, an error when the key was used for something else, and nil, nil
-// when the create goes ahead (no such key, expired, or its resource is gone).
-func (s *Server) replayOrReserve(tx *Tx, k *kind, accessKey, key, fp string, now time.Time) (*Record, error) {
-	prev, err := tx.idempotencyEntry(accessKey, key)
+// fingerprint fp) by the access key of sc. It returns the record to answer
+// with when the create is a replay, an error when the key was used for
+// something else, and nil, nil when the create goes ahead (no such key,
+// expired, or its resource is gone).
+func (s *Server) replayOrReserve(tx *Tx, k *kind, sc scope, key, fp string, now time.Time) (*Record, error) {
+	prev, err := tx.idempotencyEntry(sc.accessKey, key)
 	if err != nil || prev == nil || now.Sub(prev.CreatedAt) >= s.idempotencyTTL() {
 		return nil, err
 	}
@@ -121,6 +109,11 @@ func (s *Server) replayOrReserve(tx *Tx, k *kind, accessKey, key, fp string, now
 	}
 	if err != nil {
 		return nil, err
+	}
+	if !sc.sees(existing) {
+		// Moved out of the key's project since (only an unscoped key can
+		// retag it): gone, as far as this key may know.
+		return nil, nil
 	}
 	if prev.Kind != k.name || prev.Fingerprint != fp {
 		what := "with different parameters"

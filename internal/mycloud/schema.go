@@ -74,6 +74,9 @@ type kind struct {
 	// API refuses to create, change or delete them, and seeds cannot hold
 	// them.
 	readOnly bool
+	// namePrefix is the rule of the list filter name_prefix; nil for a kind
+	// without names (secrets).
+	namePrefix func(string) error
 }
 
 // managedSecret names the attributes of a kind whose password the cloud can
@@ -162,6 +165,7 @@ var (
 var kinds = map[string]*kind{
 	KindVPC: {
 		name: KindVPC, idPrefix: "vpc-",
+		namePrefix: rules.NamePrefix,
 		fields: []field{
 			{name: "name", typ: typeString, required: true, check: str(rules.Name)},
 			{name: "cidr", typ: typeString, required: true, immutable: true, check: str(rules.VPCCIDR)},
@@ -170,6 +174,7 @@ var kinds = map[string]*kind{
 	},
 	KindSubnet: {
 		name: KindSubnet, idPrefix: "subnet-", parentField: "vpc_id", parentKind: KindVPC,
+		namePrefix: rules.NamePrefix,
 		fields: []field{
 			{name: "name", typ: typeString, required: true, check: str(rules.Name)},
 			{name: "vpc_id", typ: typeString, required: true, immutable: true},
@@ -180,6 +185,7 @@ var kinds = map[string]*kind{
 	},
 	KindMySQL: {
 		name: KindMySQL, idPrefix: "mysql-", parentField: "subnet_id", parentKind: KindSubnet,
+		namePrefix: rules.NamePrefix,
 		fields: []field{
 			nameField,
 			{name: "subnet_id", typ: typeString, required: true, immutable: true},
@@ -199,6 +205,7 @@ var kinds = map[string]*kind{
 	},
 	KindRedis: {
 		name: KindRedis, idPrefix: "redis-", parentField: "subnet_id", parentKind: KindSubnet,
+		namePrefix: rules.NamePrefix,
 		fields: []field{
 			nameField,
 			{name: "subnet_id", typ: typeString, required: true, immutable: true},
@@ -216,6 +223,7 @@ var kinds = map[string]*kind{
 	},
 	KindBucket: {
 		name: KindBucket, idPrefix: "bucket-", uniqueName: true,
+		namePrefix: rules.BucketNamePrefix,
 		fields: []field{
 			{name: "name", typ: typeString, required: true, immutable: true, check: str(rules.BucketName)},
 			{name: "acl", typ: typeString, def: "private", check: oneOf("private", "public-read")},

@@ -81,19 +81,29 @@ func deleteOwnedSecrets(tx *Tx, ownerID string) error {
 }
 
 // serveSecretValue answers GET /v1/secrets/<id>/value with {"value": ...}.
-// Like every /v1 call, the request is signed by a key of the cloud's
-// account (this cloud has one account). The value goes into this response
-// body only: not into the request log, the access log or an error.
-func (s *Server) serveSecretValue(w http.ResponseWriter, id string) {
+// Like every /v1 call, the request is signed. An unscoped key reads every
+// secret; a project-scoped key only the secrets of instances it may change
+// (scope.owns): the password of a shared instance is its owner's, and a
+// secret of an instance it cannot see is missing. The value goes into this
+// response body only: not into the request log, the access log or an error.
+func (s *Server) serveSecretValue(w http.ResponseWriter, id string, sc scope) {
 	var rec *Record
 	err := s.store.View(func(tx *Tx) (err error) {
-		rec, err = tx.Get(KindSecret, id)
-		return err
+		rec, err = readable(tx, kinds[KindSecret], id, sc)
+		if err != nil || !sc.scoped() {
+			return err
+		}
+		owner, err := secretOwner(tx, rec)
+		if err != nil {
+			return err
+		}
+		if !sc.owns(owner) {
+			return &APIError{Status: http.StatusForbidden, Code: CodeForbidden, Message: fmt.Sprintf(
+				"the value of secret %s is not readable by access key %s: %s %s is shared (tag %s=true), so its password is read with the cloud's unscoped keys only",
+				id, sc.accessKey, owner.Kind, owner.ID, TagShared)}
+		}
+		return nil
 	})
-	if errors.Is(err, errNotFound) {
-		writeError(w, notFound(kinds[KindSecret], id))
-		return
-	}
 	if err != nil {
 		writeError(w, err)
 		return

@@ -3,8 +3,9 @@
 // secrets holding the database passwords it generates, kept in an embedded
 // bbolt store, with the behaviour a Terraform provider must cope
 // with (asynchronous creation, conflicts, validation errors naming the field,
-// signed requests) and an admin API for tests: seeding pre-existing resources,
-// out-of-band edits, fault injection, the request log and reset.
+// signed requests, access keys scoped to a project) and an admin API for
+// tests: seeding pre-existing resources, out-of-band edits, fault injection,
+// the request log, scoped access keys and reset.
 package mycloud
 
 import (
@@ -18,6 +19,7 @@ import (
 	"mime"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -178,8 +180,10 @@ func (s *Server) api(next http.Handler) http.Handler {
 			writeError(rec, &APIError{Status: http.StatusRequestEntityTooLarge, Code: "BodyTooLarge", Message: "request body is larger than 1 MiB or unreadable"})
 			return
 		}
+		var sc scope
 		id, err := auth.Verify(r, body, func(k string) (string, bool) {
-			secret, ok := s.cfg.Credentials[k]
+			secret, project, ok := s.lookupKey(k)
+			sc = scope{accessKey: k, project: project}
 			return secret, ok
 		}, s.cfg.Now())
 		entry.AccessKey = id
@@ -209,7 +213,7 @@ func (s *Server) api(next http.Handler) http.Handler {
 			}
 		}
 		r.Body = io.NopCloser(strings.NewReader(string(body)))
-		next.ServeHTTP(rec, r.WithContext(withAccessKey(r.Context(), id)))
+		next.ServeHTTP(rec, r.WithContext(withScope(r.Context(), sc)))
 	})
 }
 
@@ -259,8 +263,9 @@ func (s *Server) record(e RequestLogEntry) {
 func (s *Server) serveV1(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/v1/"), "/"), "/")
 	k, ok := kinds[parts[0]]
+	sc := scopeOf(r.Context())
 	if len(parts) == 3 && k != nil && k.name == KindSecret && parts[2] == "value" && r.Method == http.MethodGet {
-		s.serveSecretValue(w, parts[1])
+		s.serveSecretValue(w, parts[1], sc)
 		return
 	}
 	if !ok || len(parts) > 2 {
@@ -278,7 +283,7 @@ func (s *Server) serveV1(w http.ResponseWriter, r *http.Request) {
 		err = &APIError{Status: http.StatusMethodNotAllowed, Code: "MethodNotAllowed", Message: fmt.Sprintf(
 			"%s is not allowed on %s: the cloud makes a secret when it creates an instance with manage_admin_password or manage_password set to true, and deletes it with that instance", r.Method, r.URL.Path)}
 	case len(parts) == 1 && r.Method == http.MethodGet:
-		out, err = s.list(k, r)
+		out, err = s.list(k, r.URL.Query(), sc)
 	case len(parts) == 1 && r.Method == http.MethodPost:
 		key, keyErr := idempotencyKey(r)
 		if keyErr != nil {
@@ -286,7 +291,7 @@ func (s *Server) serveV1(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		var replayed bool
-		out, replayed, err = s.create(k, body, accessKeyOf(r.Context()), key)
+		out, replayed, err = s.create(k, body, sc, key)
 		// A replay answers as the original did, 201 with the resource
 		// (as it is now), marked as a replay.
 		status = http.StatusCreated
@@ -294,11 +299,11 @@ func (s *Server) serveV1(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set(HeaderIdempotentReplayed, "true")
 		}
 	case len(parts) == 2 && r.Method == http.MethodGet:
-		out, err = s.get(k, parts[1])
+		out, err = s.get(k, parts[1], sc)
 	case len(parts) == 2 && r.Method == http.MethodPatch:
-		out, err = s.update(k, parts[1], body)
+		out, err = s.update(k, parts[1], body, sc)
 	case len(parts) == 2 && r.Method == http.MethodDelete:
-		err = s.delete(k, parts[1])
+		err = s.delete(k, parts[1], sc)
 		status = http.StatusNoContent
 	default:
 		err = &APIError{Status: http.StatusMethodNotAllowed, Code: "MethodNotAllowed", Message: r.Method + " is not allowed on " + r.URL.Path}
@@ -314,14 +319,24 @@ func (s *Server) serveV1(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, out)
 }
 
-func (s *Server) list(k *kind, r *http.Request) (any, error) {
-	q := r.URL.Query()
-	for param := range q {
-		if strings.HasPrefix(param, "tag.") {
-			continue
-		}
-		if f, ok := k.fieldOf(param); !ok || f.typ != typeString || f.writeOnly {
-			return nil, &APIError{Status: http.StatusBadRequest, Code: "InvalidParameter", Field: param, Message: fmt.Sprintf("query parameter %s is not a filter of %s: use a string field or tag.<key>", param, k.name)}
+// paramNamePrefix is the list filter on the start of a record's name.
+const paramNamePrefix = "name_prefix"
+
+// list answers the records of kind k that sc can read and that match every
+// filter of q: ?<string field>=v, ?tag.<key>=v and ?name_prefix=p. A
+// filter given twice must match twice.
+func (s *Server) list(k *kind, q url.Values, sc scope) (any, error) {
+	for param, values := range q {
+		switch {
+		case strings.HasPrefix(param, "tag."):
+		case param == paramNamePrefix:
+			if err := checkNamePrefix(k, values); err != nil {
+				return nil, err
+			}
+		default:
+			if f, ok := k.fieldOf(param); !ok || f.typ != typeString || f.writeOnly {
+				return nil, &APIError{Status: http.StatusBadRequest, Code: "InvalidParameter", Field: param, Message: fmt.Sprintf("query parameter %s is not a filter of %s: use a string field, tag.<key> or %s", param, k.name, paramNamePrefix)}
+			}
 		}
 	}
 	var items []map[string]any
@@ -332,7 +347,14 @@ func (s *Server) list(k *kind, r *http.Request) (any, error) {
 			return err
 		}
 		for _, rec := range recs {
-			if matches(rec, q) {
+			if !matches(rec, q) {
+				continue
+			}
+			visible, err := sc.canRead(tx, rec)
+			if err != nil {
+				return err
+			}
+			if visible {
 				items = append(items, rec.View(now))
 			}
 		}
@@ -344,12 +366,29 @@ func (s *Server) list(k *kind, r *http.Request) (any, error) {
 	return map[string]any{"items": items}, err
 }
 
-func matches(rec *Record, q map[string][]string) bool {
+// checkNamePrefix refuses a name_prefix no name of k can start with: it
+// would match nothing, and the caller would not learn why.
+func checkNamePrefix(k *kind, values []string) error {
+	if k.namePrefix == nil {
+		return fieldError(paramNamePrefix, "is not a filter of %s: they have no name", k.name)
+	}
+	for _, p := range values {
+		if err := k.namePrefix(p); err != nil {
+			return fieldError(paramNamePrefix, "%s", err)
+		}
+	}
+	return nil
+}
+
+func matches(rec *Record, q url.Values) bool {
 	for param, values := range q {
 		for _, want := range values {
 			if key, ok := strings.CutPrefix(param, "tag."); ok {
-				tags, _ := rec.Attrs["tags"].(map[string]string)
-				if got, ok := tags[key]; !ok || got != want {
+				if got, ok := recordTags(rec)[key]; !ok || got != want {
+					return false
+				}
+			} else if param == paramNamePrefix {
+				if name, _ := rec.Attrs["name"].(string); !strings.HasPrefix(name, want) {
 					return false
 				}
 			} else if rec.Attrs[param] != want {
@@ -360,31 +399,49 @@ func matches(rec *Record, q map[string][]string) bool {
 	return true
 }
 
-func (s *Server) get(k *kind, id string) (any, error) {
+func (s *Server) get(k *kind, id string, sc scope) (any, error) {
 	var rec *Record
 	err := s.store.View(func(tx *Tx) (err error) {
-		rec, err = tx.Get(k.name, id)
+		rec, err = readable(tx, k, id, sc)
 		return err
 	})
-	if errors.Is(err, errNotFound) {
-		return nil, notFound(k, id)
-	}
 	if err != nil {
 		return nil, err
 	}
 	return rec.View(s.cfg.Now()), nil
 }
 
+// readable returns the record k/id if sc can read it, else the error of a
+// missing record: a scoped key cannot tell another project's id from one
+// that does not exist.
+func readable(tx *Tx, k *kind, id string, sc scope) (*Record, error) {
+	rec, err := tx.Get(k.name, id)
+	if errors.Is(err, errNotFound) {
+		return nil, notFound(k, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	visible, err := sc.canRead(tx, rec)
+	if err != nil {
+		return nil, err
+	}
+	if !visible {
+		return nil, notFound(k, id)
+	}
+	return rec, nil
+}
+
 func notFound(k *kind, id string) *APIError {
 	return &APIError{Status: http.StatusNotFound, Code: "NotFound", Message: fmt.Sprintf("%s %s does not exist", k.name, id)}
 }
 
-// create makes a resource of kind k. With an idempotency key (idemKey, of
-// accessKey) it is a replay when the key made a resource of this kind from
-// the same attributes that still exists: the answer is that resource, and
-// replayed is true. The lookup, the create and the key are one transaction,
-// so concurrent calls with one key create once.
-func (s *Server) create(k *kind, body []byte, accessKey, idemKey string) (view map[string]any, replayed bool, err error) {
+// create makes a resource of kind k for the access key of sc. With an
+// idempotency key (idemKey) it is a replay when the access key made a
+// resource of this kind from the same attributes that still exists: the
+// answer is that resource, and replayed is true. The lookup, the create and
+// the key are one transaction, so concurrent calls with one key create once.
+func (s *Server) create(k *kind, body []byte, sc scope, idemKey string) (view map[string]any, replayed bool, err error) {
 	attrs, err := k.decodeAttrs(body)
 	if err != nil {
 		return nil, false, err
@@ -392,12 +449,16 @@ func (s *Server) create(k *kind, body []byte, accessKey, idemKey string) (view m
 	if err := k.validate(attrs, true); err != nil {
 		return nil, false, err
 	}
+	tags, _ := attrs["tags"].(map[string]string)
+	if err := sc.checkTags(tags, true); err != nil {
+		return nil, false, err
+	}
 	fp := fingerprint(attrs)
 	now := s.cfg.Now()
 	rec := &Record{Kind: k.name, Attrs: attrs, CreatedAt: now, UpdatedAt: now, ReadyAt: now.Add(s.cfg.CreateDelay)}
 	err = s.store.Update(func(tx *Tx) error {
 		if idemKey != "" {
-			prev, err := s.replayOrReserve(tx, k, accessKey, idemKey, fp, now)
+			prev, err := s.replayOrReserve(tx, k, sc, idemKey, fp, now)
 			if err != nil {
 				return err
 			}
@@ -406,7 +467,7 @@ func (s *Server) create(k *kind, body []byte, accessKey, idemKey string) (view m
 				return nil
 			}
 		}
-		if err := s.checkRelations(tx, k, rec); err != nil {
+		if err := s.checkRelations(tx, k, rec, sc); err != nil {
 			return err
 		}
 		id, err := newID(tx, k)
@@ -423,7 +484,7 @@ func (s *Server) create(k *kind, body []byte, accessKey, idemKey string) (view m
 		if err := s.pruneIdempotencyKeys(tx, now); err != nil {
 			return err
 		}
-		return tx.putIdempotencyEntry(accessKey, idemKey, idempotencyEntry{Kind: k.name, ResourceID: rec.ID, Fingerprint: fp, CreatedAt: now})
+		return tx.putIdempotencyEntry(sc.accessKey, idemKey, idempotencyEntry{Kind: k.name, ResourceID: rec.ID, Fingerprint: fp, CreatedAt: now})
 	})
 	if err != nil {
 		return nil, false, err
@@ -475,20 +536,22 @@ func newID(tx *Tx, k *kind) (string, error) {
 	return "", errors.New("could not allocate a unique id")
 }
 
-// checkRelations enforces what spans records: the parent exists, a subnet's
-// CIDR lies inside its VPC's and overlaps no sibling, bucket names are unique.
-func (s *Server) checkRelations(tx *Tx, k *kind, rec *Record) error {
+// checkRelations enforces what spans records: the parent exists and sc can
+// see it (a project's records or shared ones), a subnet's CIDR lies inside
+// its VPC's and overlaps no sibling, bucket names are unique. A conflicting
+// record sc cannot see is described without its id.
+func (s *Server) checkRelations(tx *Tx, k *kind, rec *Record, sc scope) error {
 	if k.parentField != "" {
 		parentID, _ := rec.Attrs[k.parentField].(string)
 		parent, err := tx.Get(k.parentKind, parentID)
-		if errors.Is(err, errNotFound) {
+		if errors.Is(err, errNotFound) || (err == nil && !sc.sees(parent)) {
 			return fieldError(k.parentField, "refers to %s %q, which does not exist", k.parentKind, parentID)
 		}
 		if err != nil {
 			return err
 		}
 		if k.name == KindSubnet {
-			if err := checkSubnetInVPC(tx, rec, parent); err != nil {
+			if err := checkSubnetInVPC(tx, rec, parent, sc); err != nil {
 				return err
 			}
 		}
@@ -500,14 +563,24 @@ func (s *Server) checkRelations(tx *Tx, k *kind, rec *Record) error {
 		}
 		for _, o := range others {
 			if o.ID != rec.ID && o.Attrs["name"] == rec.Attrs["name"] {
-				return &APIError{Status: http.StatusConflict, Code: "NameTaken", Field: "name", Message: fmt.Sprintf("name %q is already used by %s %s; bucket names are unique in the cloud", rec.Attrs["name"], k.name, o.ID)}
+				return &APIError{Status: http.StatusConflict, Code: "NameTaken", Field: "name", Message: fmt.Sprintf("name %q is already used by %s; bucket names are unique in the cloud", rec.Attrs["name"], describeFor(sc, k.name, o))}
 			}
 		}
 	}
 	return nil
 }
 
-func checkSubnetInVPC(tx *Tx, subnet, vpc *Record) error {
+// describeFor names rec, of kind kindName, in an error to sc: by id when
+// sc can see it, else only as another project's.
+func describeFor(sc scope, kindName string, rec *Record) string {
+	singular := strings.TrimSuffix(kindName, "s")
+	if sc.sees(rec) {
+		return singular + " " + rec.ID
+	}
+	return "a " + singular + " of another project"
+}
+
+func checkSubnetInVPC(tx *Tx, subnet, vpc *Record, sc scope) error {
 	cidr := netip.MustParsePrefix(subnet.Attrs["cidr"].(string))
 	vpcCIDR := netip.MustParsePrefix(vpc.Attrs["cidr"].(string))
 	if !vpcCIDR.Contains(cidr.Addr()) || cidr.Bits() < vpcCIDR.Bits() {
@@ -522,13 +595,13 @@ func checkSubnetInVPC(tx *Tx, subnet, vpc *Record) error {
 			continue
 		}
 		if other := netip.MustParsePrefix(o.Attrs["cidr"].(string)); other.Overlaps(cidr) {
-			return &APIError{Status: http.StatusConflict, Code: "CIDROverlap", Field: "cidr", Message: fmt.Sprintf("cidr %s overlaps %s of subnet %s", cidr, other, o.ID)}
+			return &APIError{Status: http.StatusConflict, Code: "CIDROverlap", Field: "cidr", Message: fmt.Sprintf("cidr %s overlaps %s of %s", cidr, other, describeFor(sc, KindSubnet, o))}
 		}
 	}
 	return nil
 }
 
-func (s *Server) update(k *kind, id string, body []byte) (any, error) {
+func (s *Server) update(k *kind, id string, body []byte, sc scope) (any, error) {
 	attrs, err := k.decodeAttrs(body)
 	if err != nil {
 		return nil, err
@@ -539,11 +612,15 @@ func (s *Server) update(k *kind, id string, body []byte) (any, error) {
 	now := s.cfg.Now()
 	var rec *Record
 	err = s.store.Update(func(tx *Tx) error {
-		rec, err = tx.Get(k.name, id)
-		if errors.Is(err, errNotFound) {
-			return notFound(k, id)
-		}
+		rec, err = readable(tx, k, id, sc)
 		if err != nil {
+			return err
+		}
+		if err := sc.checkChange(k, rec); err != nil {
+			return err
+		}
+		tags, _ := attrs["tags"].(map[string]string)
+		if err := sc.checkTags(tags, false); err != nil {
 			return err
 		}
 		if rec.Status(now) != StatusAvailable {
@@ -566,7 +643,7 @@ func (s *Server) update(k *kind, id string, body []byte) (any, error) {
 		moveSecrets(k, rec)
 		rec.UpdatedAt = now
 		if k.uniqueName {
-			if err := s.checkRelations(tx, k, rec); err != nil {
+			if err := s.checkRelations(tx, k, rec, sc); err != nil {
 				return err
 			}
 		}
@@ -587,11 +664,13 @@ func sameValue(a, b any) bool {
 // dependents lists, for each kind, the kinds whose records refer to it.
 var dependents = map[string][]string{KindVPC: {KindSubnet}, KindSubnet: {KindMySQL, KindRedis}}
 
-func (s *Server) delete(k *kind, id string) error {
+func (s *Server) delete(k *kind, id string, sc scope) error {
 	return s.store.Update(func(tx *Tx) error {
-		if _, err := tx.Get(k.name, id); errors.Is(err, errNotFound) {
-			return notFound(k, id)
-		} else if err != nil {
+		rec, err := readable(tx, k, id, sc)
+		if err != nil {
+			return err
+		}
+		if err := sc.checkChange(k, rec); err != nil {
 			return err
 		}
 		for _, depKind := range dependents[k.name] {
@@ -601,7 +680,7 @@ func (s *Server) delete(k *kind, id string) error {
 			}
 			for _, d := range deps {
 				if d.Attrs[kinds[depKind].parentField] == id {
-					return &APIError{Status: http.StatusConflict, Code: "DependencyViolation", Message: fmt.Sprintf("%s %s still has %s %s; delete it first", k.name, id, depKind, d.ID)}
+					return &APIError{Status: http.StatusConflict, Code: "DependencyViolation", Message: fmt.Sprintf("%s %s still has %s; delete it first", k.name, id, describeFor(sc, depKind, d))}
 				}
 			}
 		}

@@ -5,14 +5,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/vela-infra/vela-infra/internal/mycloud"
 	"github.com/vela-infra/vela-infra/internal/mycloud/auth"
@@ -253,6 +257,77 @@ func TestBadInput(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 401 {
 			t.Fatalf("unsigned request: want 401, got %d", resp.StatusCode)
+		}
+	})
+}
+
+// TestListNamePrefix: ?name_prefix= keeps the records whose name starts
+// with it, together with the other filters; a prefix no name can start
+// with is a 400 naming the parameter, not an empty list.
+func TestListNamePrefix(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	for i, vpc := range []struct{ name, team string }{
+		{"shop-web", "a"}, {"shop-db", "b"}, {"shopping", "a"}, {"other-shop", "a"},
+	} {
+		mustCreate(t, e, mycloud.KindVPC, map[string]any{"name": vpc.name, "cidr": fmt.Sprintf("10.%d.0.0/16", i), "tags": map[string]string{"team": vpc.team}})
+	}
+	mustCreate(t, e, mycloud.KindBucket, map[string]any{"name": "shop.assets"})
+	mustCreate(t, e, mycloud.KindBucket, map[string]any{"name": "shopassets"})
+
+	cases := map[string]struct {
+		kind  string
+		query url.Values
+		want  []string
+	}{
+		"prefix":                  {mycloud.KindVPC, url.Values{"name_prefix": {"shop-"}}, []string{"shop-db", "shop-web"}},
+		"prefix and tag":          {mycloud.KindVPC, url.Values{"name_prefix": {"shop-"}, "tag.team": {"a"}}, []string{"shop-web"}},
+		"prefix and exact name":   {mycloud.KindVPC, url.Values{"name_prefix": {"shop"}, "name": {"shopping"}}, []string{"shopping"}},
+		"whole name":              {mycloud.KindVPC, url.Values{"name_prefix": {"shopping"}}, []string{"shopping"}},
+		"given twice: both apply": {mycloud.KindVPC, url.Values{"name_prefix": {"shop", "shop-w"}}, []string{"shop-web"}},
+		"no match is no error":    {mycloud.KindVPC, url.Values{"name_prefix": {"zz"}}, nil},
+		"bucket prefix with dot":  {mycloud.KindBucket, url.Values{"name_prefix": {"shop."}}, []string{"shop.assets"}},
+		"bucket prefix, no dot":   {mycloud.KindBucket, url.Values{"name_prefix": {"shopa"}}, []string{"shopassets"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			items, err := e.cli.List(ctx, tc.kind, tc.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, it := range items {
+				got = append(got, it.String("name"))
+			}
+			sort.Strings(got)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Fatalf("names (-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	bad := map[string]struct {
+		kind, prefix string
+	}{
+		"empty":                    {mycloud.KindVPC, ""},
+		"longer than a name":       {mycloud.KindVPC, strings.Repeat("a", 64)},
+		"upper case":               {mycloud.KindVPC, "Shop"},
+		"underscore":               {mycloud.KindVPC, "shop_"},
+		"dot in a vpc name":        {mycloud.KindVPC, "shop."},
+		"names start with letters": {mycloud.KindSubnet, "1a"},
+		"space":                    {mycloud.KindMySQL, "shop web"},
+		"bucket upper case":        {mycloud.KindBucket, "Shop"},
+		"secrets have no name":     {mycloud.KindSecret, "secret"},
+	}
+	for name, tc := range bad {
+		t.Run("bad/"+name, func(t *testing.T) {
+			_, err := e.cli.List(ctx, tc.kind, url.Values{"name_prefix": {tc.prefix}})
+			apiErr(t, err, http.StatusBadRequest, "name_prefix")
+		})
+	}
+	t.Run("63 characters is a name's length", func(t *testing.T) {
+		if _, err := e.cli.List(ctx, mycloud.KindVPC, url.Values{"name_prefix": {strings.Repeat("a", 63)}}); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

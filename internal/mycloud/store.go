@@ -74,8 +74,12 @@ func OpenStore(dir string) (*Store, error) {
 				return err
 			}
 		}
-		_, err := tx.CreateBucketIfNotExists([]byte(idempotencyBucket))
-		return err
+		for _, b := range []string{idempotencyBucket, accessKeyBucket} {
+			if _, err := tx.CreateBucketIfNotExists([]byte(b)); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		db.Close()
@@ -153,9 +157,9 @@ func (t *Tx) Delete(kindName, id string) error {
 	return t.tx.Bucket([]byte(kindName)).Delete([]byte(id))
 }
 
-// Reset removes every record and idempotency key.
+// Reset removes every record, idempotency key and scoped access key.
 func (t *Tx) Reset() error {
-	for _, k := range append([]string{idempotencyBucket}, Kinds...) {
+	for _, k := range append([]string{idempotencyBucket, accessKeyBucket}, Kinds...) {
 		if err := t.tx.DeleteBucket([]byte(k)); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
 			return err
 		}

@@ -61,12 +61,13 @@ variable "storage_gib" {
 
 # No validation block here: Terraform 1.5 prints the rejected value of a
 # sensitive variable in the validation error, and a validation block sees one
-# variable only. The provider checks the password policy and that exactly one
-# of admin_password and manage_admin_password is set, naming the attributes
-# without echoing the value.
+# variable only. The provider checks the password policy, naming the
+# attribute without echoing the value; the precondition of the resource below
+# checks that exactly one of admin_password, manage_admin_password and
+# keep_existing_password is set.
 variable "admin_password" {
   type        = string
-  description = "Administrator password: 12-128 characters with an upper-case letter, a lower-case letter and a digit. Required unless manage_admin_password is true, and then not allowed."
+  description = "Administrator password: 12-128 characters with an upper-case letter, a lower-case letter and a digit. Required unless manage_admin_password or keep_existing_password is true, and then not allowed."
   default     = null
   sensitive   = true
 }
@@ -77,21 +78,43 @@ variable "manage_admin_password" {
   default     = false
 }
 
+variable "keep_existing_password" {
+  type        = bool
+  description = "true: the instance exists (adopted with infra-import or infra-bulk-import) and keeps the password it has, which Terraform is not told; set neither admin_password nor manage_admin_password then. A new instance cannot be created so: the cloud refuses a create without a password."
+  default     = false
+}
+
 variable "tags" {
   type        = map(string)
   description = "Tags of the instance."
   default     = {}
 }
 
+# admin_password is null rather than the variable with keep_existing_password:
+# Terraform marks a sensitive variable even when it is null, the state of an
+# imported instance has no such mark, and its import would plan an update
+# that changes nothing but the mark.
 resource "mycloud_mysql" "this" {
   name                  = var.name
   subnet_id             = var.subnet_id
   engine_version        = var.engine_version
   instance_class        = var.instance_class
   storage_gib           = var.storage_gib
-  admin_password        = var.admin_password
+  admin_password        = var.keep_existing_password ? null : var.admin_password
   manage_admin_password = var.manage_admin_password
   tags                  = var.tags
+
+  lifecycle {
+    # Exactly one of the three, said here because a validation block sees
+    # one variable only. A failed precondition shows the values in its
+    # condition except sensitive ones, so never the password. Whether there
+    # is an instance to keep only the provider knows: it refuses to create
+    # (or replace) one with neither admin_password nor manage_admin_password.
+    precondition {
+      condition     = (var.admin_password == null ? 0 : 1) + (var.manage_admin_password ? 1 : 0) + (var.keep_existing_password ? 1 : 0) == 1
+      error_message = "Set exactly one of admin_password, manage_admin_password = true and keep_existing_password = true. keep_existing_password is for an instance that exists (adopted with infra-import or infra-bulk-import) and keeps the password it has."
+    }
+  }
 }
 
 output "id" {
@@ -114,8 +137,9 @@ output "admin_user" {
   value       = mycloud_mysql.this.admin_user
 }
 
-# Null, so absent from the outputs, with manage_admin_password: the
-# Configuration's status and connection Secret get no password then.
+# Null, so absent from the outputs, with manage_admin_password or
+# keep_existing_password: the Configuration's status and connection Secret
+# get no password then.
 output "admin_password" {
   description = "Administrator password, when admin_password is set."
   value       = mycloud_mysql.this.admin_password

@@ -51,12 +51,13 @@ variable "memory_mib" {
 
 # No validation block here: Terraform 1.5 prints the rejected value of a
 # sensitive variable in the validation error, and a validation block sees one
-# variable only. The provider checks the password policy and that exactly one
-# of password and manage_password is set, naming the attributes
-# without echoing the value.
+# variable only. The provider checks the password policy, naming the
+# attribute without echoing the value; the precondition of the resource below
+# checks that exactly one of password, manage_password and
+# keep_existing_password is set.
 variable "password" {
   type        = string
-  description = "Access password: 12-128 characters with an upper-case letter, a lower-case letter and a digit. Required unless manage_password is true, and then not allowed."
+  description = "Access password: 12-128 characters with an upper-case letter, a lower-case letter and a digit. Required unless manage_password or keep_existing_password is true, and then not allowed."
   default     = null
   sensitive   = true
 }
@@ -67,20 +68,42 @@ variable "manage_password" {
   default     = false
 }
 
+variable "keep_existing_password" {
+  type        = bool
+  description = "true: the instance exists (adopted with infra-import or infra-bulk-import) and keeps the password it has, which Terraform is not told; set neither password nor manage_password then. A new instance cannot be created so: the cloud refuses a create without a password."
+  default     = false
+}
+
 variable "tags" {
   type        = map(string)
   description = "Tags of the instance."
   default     = {}
 }
 
+# password is null rather than the variable with keep_existing_password:
+# Terraform marks a sensitive variable even when it is null, the state of an
+# imported instance has no such mark, and its import would plan an update
+# that changes nothing but the mark.
 resource "mycloud_redis" "this" {
   name            = var.name
   subnet_id       = var.subnet_id
   version         = var.redis_version
   memory_mib      = var.memory_mib
-  password        = var.password
+  password        = var.keep_existing_password ? null : var.password
   manage_password = var.manage_password
   tags            = var.tags
+
+  lifecycle {
+    # Exactly one of the three, said here because a validation block sees
+    # one variable only. A failed precondition shows the values in its
+    # condition except sensitive ones, so never the password. Whether there
+    # is an instance to keep only the provider knows: it refuses to create
+    # (or replace) one with neither password nor manage_password.
+    precondition {
+      condition     = (var.password == null ? 0 : 1) + (var.manage_password ? 1 : 0) + (var.keep_existing_password ? 1 : 0) == 1
+      error_message = "Set exactly one of password, manage_password = true and keep_existing_password = true. keep_existing_password is for an instance that exists (adopted with infra-import or infra-bulk-import) and keeps the password it has."
+    }
+  }
 }
 
 output "id" {
@@ -98,8 +121,9 @@ output "port" {
   value       = mycloud_redis.this.port
 }
 
-# Null, so absent from the outputs, with manage_password: the
-# Configuration's status and connection Secret get no password then.
+# Null, so absent from the outputs, with manage_password or
+# keep_existing_password: the Configuration's status and connection Secret
+# get no password then.
 output "password" {
   description = "Access password, when password is set."
   value       = mycloud_redis.this.password

@@ -105,8 +105,9 @@ func (p *mycloudProvider) Resources(_ context.Context) []func() resource.Resourc
 
 func (p *mycloudProvider) DataSources(_ context.Context) []func() datasource.DataSource {
 	// One per resource type: shared infrastructure is referenced, by id,
-	// name or tags, by applications that do not own it.
-	var sources []func() datasource.DataSource
+	// name or tags, by applications that do not own it. mycloud_resources
+	// lists what exists, for discovery.
+	sources := []func() datasource.DataSource{func() datasource.DataSource { return &resourcesDataSource{} }}
 	for _, spec := range resourceSpecs {
 		sources = append(sources, func() datasource.DataSource { return &lookupDataSource{spec: spec} })
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
@@ -481,4 +482,132 @@ resource "mycloud_mysql" "legacy" {
 	if n := cloud.CountRequests(http.MethodPost, "/v1/mysql-instances") + cloud.CountRequests(http.MethodDelete, "/v1/mysql-instances"); n != 0 {
 		t.Fatalf("importing an existing instance created or deleted %d instances", n)
 	}
+}
+
+// TestAccResourcesDataSource: mycloud_resources lists the resources of one
+// type matching every tag and a name prefix, sorted by id, each with its
+// attributes as JSON that keeps numbers numbers; with a key scoped to a
+// project it lists what that key sees (the project's and the shared), and
+// a type that is not one is refused before any call.
+func TestAccResourcesDataSource(t *testing.T) {
+	t.Parallel()
+	cloud := mycloudtest.Start(t, mycloudtest.Options{})
+	vpc := func(id, name, cidr string, tags map[string]string) map[string]any {
+		return map[string]any{"id": id, "name": name, "cidr": cidr, "tags": tags}
+	}
+	// One seed call each, so the cloud lists them in this order, which is
+	// not the order of their ids.
+	for _, v := range []map[string]any{
+		vpc("vpc-b0000001", "shop-web-a", "10.1.0.0/16", map[string]string{"project": "shop", "team": "web"}),
+		vpc("vpc-a0000002", "shop-web-b", "10.2.0.0/16", map[string]string{"project": "shop", "team": "web"}),
+		vpc("vpc-c0000003", "shop-web-c", "10.3.0.0/16", map[string]string{"project": "other", "team": "web"}),
+		vpc("vpc-d0000004", "shop-db", "10.4.0.0/16", map[string]string{"project": "shop", "team": "data"}),
+		vpc("vpc-e0000005", "main-web", "10.5.0.0/16", map[string]string{"team": "web", "shared": "true"}),
+	} {
+		cloud.MustAdmin(http.MethodPost, "seed", map[string]any{"vpcs": []map[string]any{v}}, nil)
+	}
+	cloud.MustAdmin(http.MethodPost, "seed", map[string]any{
+		"subnets": []map[string]any{{"id": "subnet-a0000001", "name": "shop-db", "vpc_id": "vpc-d0000004", "cidr": "10.4.1.0/24", "tags": map[string]string{"project": "shop"}}},
+		"mysql-instances": []map[string]any{{"id": "mysql-a0000001", "name": "orders", "subnet_id": "subnet-a0000001",
+			"storage_gib": 40, "manage_admin_password": true, "tags": map[string]string{"project": "shop"}}},
+	}, nil)
+	var key struct {
+		AccessKey string `json:"access_key"`
+		SecretKey string `json:"secret_key"`
+	}
+	cloud.MustAdmin(http.MethodPost, "access-keys", map[string]any{"project": "shop"}, &key)
+	scopedProvider := fmt.Sprintf("provider \"mycloud\" {\n  endpoint   = %q\n  access_key = %q\n  secret_key = %q\n}\n", cloud.URL, key.AccessKey, key.SecretKey)
+
+	const lists = `
+data "mycloud_resources" "web" {
+  type        = "vpc"
+  tags        = { team = "web" }
+  name_prefix = "shop-web"
+}
+data "mycloud_resources" "none" {
+  type        = "bucket"
+  name_prefix = "nothing"
+}
+data "mycloud_resources" "dbs" {
+  type = "mysql"
+}
+output "storage_plus_one" {
+  value = jsondecode(data.mycloud_resources.dbs.items[0].attributes_json).storage_gib + 1
+}
+output "managed" {
+  value = jsondecode(data.mycloud_resources.dbs.items[0].attributes_json).manage_admin_password == true
+}
+`
+	const scopedLists = `
+data "mycloud_resources" "vpcs" {
+  type = "vpc"
+}
+data "mycloud_resources" "web" {
+  type = "vpc"
+  tags = { team = "web" }
+}
+`
+	items := func(name string, ids ...string) resource.TestCheckFunc {
+		checks := []resource.TestCheckFunc{resource.TestCheckResourceAttr(name, "items.#", fmt.Sprint(len(ids)))}
+		for i, id := range ids {
+			checks = append(checks, resource.TestCheckResourceAttr(name, fmt.Sprintf("items.%d.id", i), id))
+		}
+		return resource.ComposeAggregateTestCheckFunc(checks...)
+	}
+	resource.Test(t, testCase(
+		// Refused at plan time. (First: the destroy after the last step
+		// runs its configuration.)
+		resource.TestStep{
+			Config:      cloud.ProviderBlock() + "data \"mycloud_resources\" \"x\" {\n  type = \"vpcs\"\n}\n",
+			PlanOnly:    true,
+			ExpectError: regexp.MustCompile(`type "vpcs" is not a mycloud resource type: use one of vpc,\s+subnet,\s+mysql,\s+redis,\s+bucket`),
+		},
+		resource.TestStep{
+			Config:      cloud.ProviderBlock() + "data \"mycloud_resources\" \"x\" {\n  type        = \"vpc\"\n  name_prefix = \"Shop\"\n}\n",
+			PlanOnly:    true,
+			ExpectError: regexp.MustCompile(`Invalid name_prefix[\s\S]*lower-case`),
+		},
+		resource.TestStep{
+			Config: cloud.ProviderBlock() + lists,
+			// Terraform itself reads attributes_json with typed values.
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownOutputValue("storage_plus_one", knownvalue.Int64Exact(41)),
+				statecheck.ExpectKnownOutputValue("managed", knownvalue.Bool(true)),
+			},
+			Check: resource.ComposeAggregateTestCheckFunc(
+				// Sorted by id, not by name or creation.
+				items("data.mycloud_resources.web", "vpc-a0000002", "vpc-b0000001", "vpc-c0000003"),
+				resource.TestCheckResourceAttr("data.mycloud_resources.web", "items.0.name", "shop-web-b"),
+				resource.TestCheckResourceAttr("data.mycloud_resources.web", "items.2.tags.project", "other"),
+				items("data.mycloud_resources.none"),
+				items("data.mycloud_resources.dbs", "mysql-a0000001"),
+				func(s *terraform.State) error {
+					raw := s.RootModule().Resources["data.mycloud_resources.dbs"].Primary.Attributes["items.0.attributes_json"]
+					var attrs map[string]any
+					if err := json.Unmarshal([]byte(raw), &attrs); err != nil {
+						return fmt.Errorf("attributes_json %q is not a JSON object: %w", raw, err)
+					}
+					want := map[string]any{"storage_gib": float64(40), "port": float64(3306), "manage_admin_password": true,
+						"name": "orders", "subnet_id": "subnet-a0000001", "status": "available", "tags": map[string]any{"project": "shop"}}
+					for k, v := range want {
+						if fmt.Sprintf("%T %v", attrs[k], attrs[k]) != fmt.Sprintf("%T %v", v, v) {
+							return fmt.Errorf("attributes_json %s = %T %v, want %T %v", k, attrs[k], attrs[k], v, v)
+						}
+					}
+					if _, ok := attrs["admin_password_secret_id"].(string); !ok {
+						return fmt.Errorf("attributes_json has no admin_password_secret_id: %s", raw)
+					}
+					return nil
+				},
+			),
+		},
+		resource.TestStep{
+			Config: scopedProvider + scopedLists,
+			Check: resource.ComposeAggregateTestCheckFunc(
+				// shop's VPCs and the shared one; never other's vpc-c0000003.
+				items("data.mycloud_resources.vpcs", "vpc-a0000002", "vpc-b0000001", "vpc-d0000004", "vpc-e0000005"),
+				items("data.mycloud_resources.web", "vpc-a0000002", "vpc-b0000001", "vpc-e0000005"),
+			),
+		},
+	))
 }

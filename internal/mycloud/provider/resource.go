@@ -40,6 +40,7 @@ var (
 	_ resource.ResourceWithConfigure      = (*genericResource)(nil)
 	_ resource.ResourceWithImportState    = (*genericResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*genericResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*genericResource)(nil)
 )
 
 func (r *genericResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -354,33 +355,56 @@ func (r *genericResource) ImportState(ctx context.Context, req resource.ImportSt
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
 }
 
-// ValidateConfig holds a database to exactly one of its password and its
+// ValidateConfig refuses a database that sets both its password and its
 // manage flag, at plan time, naming both attributes and never the value.
-// Unknown values (a variable not known yet) are left to a later check.
+// Setting neither is a question for ModifyPlan: it depends on whether the
+// instance exists. Unknown values (a variable not known yet) are left to a
+// later check.
 func (r *genericResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
 	m := r.spec.managed
 	if m == nil {
 		return
 	}
-	var (
-		password types.String
-		managed  types.Bool
-	)
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root(m.password), &password)...)
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root(m.flag), &managed)...)
+	password, managed, diags := r.passwordConfig(ctx, req.Config)
+	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() || password.IsUnknown() || managed.IsUnknown() {
 		return
 	}
-	switch given := !password.IsNull(); {
-	case given && managed.ValueBool():
+	if !password.IsNull() && managed.ValueBool() {
 		resp.Diagnostics.AddAttributeError(path.Root(m.flag), "Conflicting "+m.password+" and "+m.flag,
 			fmt.Sprintf("mycloud_%s sets both %s and %s = true: set exactly one of them. With %s = true the cloud generates the password and keeps it as a secret (%s), so remove %s.",
 				r.spec.typeName, m.password, m.flag, m.flag, m.secretID, m.password))
-	case !given && !managed.ValueBool():
-		resp.Diagnostics.AddAttributeError(path.Root(m.password), "Missing "+m.password+" or "+m.flag,
-			fmt.Sprintf("mycloud_%s needs exactly one of %s and %s = true: set %s, or set %s = true to let the cloud generate the password and keep it as a secret (%s).",
-				r.spec.typeName, m.password, m.flag, m.password, m.flag, m.secretID))
 	}
+}
+
+// ModifyPlan refuses to create a database with neither its password nor its
+// manage flag: the cloud refuses such a create, and only the plan knows that
+// it is one (no prior state). An instance that exists, imported, may set
+// neither: it keeps the password it has, which the cloud never returns and
+// the configuration does not hold, and its plan changes nothing. Terraform
+// plans a replacement as a create, so a change that would replace such an
+// instance is refused too, as is a create of one deleted outside Terraform.
+func (r *genericResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	m := r.spec.managed
+	if m == nil || req.Plan.Raw.IsNull() || !req.State.Raw.IsNull() {
+		return // not a database, a destroy, or an instance that exists
+	}
+	password, managed, diags := r.passwordConfig(ctx, req.Config)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() || password.IsUnknown() || managed.IsUnknown() || !password.IsNull() || managed.ValueBool() {
+		return
+	}
+	resp.Diagnostics.AddAttributeError(path.Root(m.password), "Missing "+m.password+" or "+m.flag,
+		fmt.Sprintf("mycloud_%s plans a new instance (none is in the state, or a change replaces it) and needs exactly one of %s and %s = true: set %s, or set %s = true to let the cloud generate the password and keep it as a secret (%s). Only an instance that exists, imported, may set neither: it keeps the password it has.",
+			r.spec.typeName, m.password, m.flag, m.password, m.flag, m.secretID))
+}
+
+// passwordConfig reads a database's password and manage flag from its
+// configuration.
+func (r *genericResource) passwordConfig(ctx context.Context, config tfsdk.Config) (password types.String, managed types.Bool, diags diag.Diagnostics) {
+	diags.Append(config.GetAttribute(ctx, path.Root(r.spec.managed.password), &password)...)
+	diags.Append(config.GetAttribute(ctx, path.Root(r.spec.managed.flag), &managed)...)
+	return password, managed, diags
 }
 
 // secretIDPlan plans the id of a managed password's secret so the plan says

@@ -48,9 +48,10 @@ type resourceSpec struct {
 }
 
 // managedSpec names the attributes of a database whose password the cloud
-// can manage: the configuration sets exactly one of password (write-only,
+// can manage: the configuration sets at most one of password (write-only,
 // sensitive) and flag (true: the cloud generates the password and keeps it
-// as a secret); secretID, computed, is that secret's id. The flag forces a
+// as a secret), a new instance exactly one (an imported one with neither
+// keeps its password); secretID, computed, is that secret's id. The flag forces a
 // replacement when it changes, as the cloud decides it at creation.
 type managedSpec struct {
 	password, flag, secretID string
@@ -105,7 +106,7 @@ var resourceSpecs = []*resourceSpec{
 			{name: "instance_class", def: "db.small", enum: []string{"db.small", "db.medium", "db.large"}, description: "Instance size."},
 			{name: "storage_gib", kind: kindInt, def: int64(20), min: 20, max: 16384, description: "Storage in GiB, 20 to 16384."},
 			{name: "admin_user", def: "admin", immutable: true, rule: rules.Name, description: "Name of the administrator account."},
-			{name: "admin_password", writeOnly: true, rule: rules.Password, description: "Administrator password: 12-128 characters with upper- and lower-case letters and a digit. Set exactly one of admin_password and manage_admin_password = true."},
+			{name: "admin_password", writeOnly: true, rule: rules.Password, description: "Administrator password: 12-128 characters with upper- and lower-case letters and a digit. A new instance sets exactly one of admin_password and manage_admin_password = true; an imported one may set neither and keeps its password."},
 			{name: "manage_admin_password", kind: kindBool, def: false, immutable: true, description: "true: the cloud generates the administrator password and keeps it as a secret (admin_password_secret_id); admin_password must then be unset. Changing it replaces the instance."},
 			tagsAttr,
 		},
@@ -121,7 +122,7 @@ var resourceSpecs = []*resourceSpec{
 			{name: "subnet_id", required: true, immutable: true, rule: func(s string) error { return rules.ID("subnet-", s) }, description: "Id of the subnet."},
 			{name: "version", def: "7.0", immutable: true, enum: []string{"6.2", "7.0"}, description: "Redis version; changing it replaces the instance."},
 			{name: "memory_mib", kind: kindInt, def: int64(1024), min: 256, max: 65536, step: 256, description: "Memory in MiB, 256 to 65536, a multiple of 256."},
-			{name: "password", writeOnly: true, rule: rules.Password, description: "Access password: 12-128 characters with upper- and lower-case letters and a digit. Set exactly one of password and manage_password = true."},
+			{name: "password", writeOnly: true, rule: rules.Password, description: "Access password: 12-128 characters with upper- and lower-case letters and a digit. A new instance sets exactly one of password and manage_password = true; an imported one may set neither and keeps its password."},
 			{name: "manage_password", kind: kindBool, def: false, immutable: true, description: "true: the cloud generates the access password and keeps it as a secret (password_secret_id); password must then be unset. Changing it replaces the instance."},
 			tagsAttr,
 		},

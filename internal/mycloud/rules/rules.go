@@ -18,6 +18,11 @@ var (
 	nameRE       = regexp.MustCompile(`^[a-z][a-z0-9-]{0,61}[a-z0-9]$`)
 	bucketNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	idRE         = regexp.MustCompile(`^[a-z]+-[a-z0-9]{1,32}$`)
+	// The prefixes some name can start with: the name patterns without
+	// their last character and minimum length.
+	namePrefixRE       = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+	bucketNamePrefixRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{0,62}$`)
+	dnsLabelRE         = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 )
 
 // Name is the rule for names of VPCs, subnets and database instances.
@@ -32,6 +37,38 @@ func Name(s string) error {
 func BucketName(s string) error {
 	if !bucketNameRE.MatchString(s) || strings.Contains(s, "..") {
 		return fmt.Errorf("must be 3-63 characters of lower-case letters, digits, '.' and '-', starting and ending with a letter or digit")
+	}
+	return nil
+}
+
+// MaxNamePrefixLen is the longest name prefix a list filter takes: a name
+// has at most 63 characters.
+const MaxNamePrefixLen = 63
+
+// NamePrefix is the rule for a list filter on the start of a VPC's,
+// subnet's or database instance's name: one that no name can start with
+// would silently match nothing, so it is refused.
+func NamePrefix(s string) error {
+	if !namePrefixRE.MatchString(s) {
+		return fmt.Errorf("must be 1-%d characters of lower-case letters, digits and '-', starting with a letter, as names do; got %q", MaxNamePrefixLen, s)
+	}
+	return nil
+}
+
+// BucketNamePrefix is NamePrefix for bucket names.
+func BucketNamePrefix(s string) error {
+	if !bucketNamePrefixRE.MatchString(s) {
+		return fmt.Errorf("must be 1-%d characters of lower-case letters, digits, '.' and '-', starting with a letter or digit, as bucket names do; got %q", MaxNamePrefixLen, s)
+	}
+	return nil
+}
+
+// Project is the rule for the project of a scoped access key, which the
+// key's resources carry as their tag project: a DNS label (RFC 1123), so a
+// project name can also name a namespace or a host.
+func Project(s string) error {
+	if !dnsLabelRE.MatchString(s) {
+		return fmt.Errorf("must be a DNS label: 1-63 characters of lower-case letters, digits and '-', starting and ending with a letter or digit; got %q", s)
 	}
 	return nil
 }
