@@ -32,6 +32,7 @@ require (
 	github.com/zclconf/go-cty v1.16.3
 	go.etcd.io/bbolt v1.4.0
 	golang.org/x/text v0.42.0
+	gopkg.in/yaml.v3 v3.0.1
 	k8s.io/api v0.31.10
 	k8s.io/apiextensions-apiserver v0.31.10
 	k8s.io/apimachinery v0.31.10
@@ -171,7 +172,6 @@ require (
 	gopkg.in/ini.v1 v1.67.0 // indirect
 	gopkg.in/natefinch/lumberjack.v2 v2.2.1 // indirect
 	gopkg.in/yaml.v2 v2.4.0 // indirect
-	gopkg.in/yaml.v3 v3.0.1 // indirect
 	k8s.io/apiserver v0.31.10 // indirect
 	k8s.io/component-base v0.31.10 // indirect
 	k8s.io/klog v1.0.0 // indirect

@@ -39,7 +39,7 @@ import (
 // installs them.
 const stepsDir = "addons/vela-infra/definitions"
 
-var steps = []string{"infra-import", "infra-drift", "infra-plan", "infra-approve"}
+var steps = []string{"infra-import", "infra-drift", "infra-plan", "infra-approve", "infra-bulk-import"}
 
 // stepTemplate is a step definition's template as vela def apply stores it
 // in the WorkflowStepDefinition.
@@ -101,6 +101,15 @@ type cluster struct {
 	spec map[string]any
 	// readErr: kube.#Read finds no object and returns this error.
 	readErr string
+	// statusOf, when set, is the status of each object by name, in place
+	// of status (a step over several objects).
+	statusOf map[string]map[string]any
+	// specOf, when set, is the spec kube.#Read returns for an object of
+	// each kind, in place of spec.
+	specOf map[string]map[string]any
+	// oam, when set, stands for vela-core's oam provider in place of
+	// application().
+	oam map[string]cuexruntime.ProviderFn
 
 	mu      sync.Mutex
 	applied []*unstructured.Unstructured
@@ -109,7 +118,9 @@ type cluster struct {
 func (c *cluster) answer(obj *unstructured.Unstructured) *kube.ResourceReturns {
 	obj = obj.DeepCopy()
 	obj.SetGeneration(c.generation)
-	if c.status != nil {
+	if st, ok := c.statusOf[obj.GetName()]; ok {
+		obj.Object["status"] = runtime.DeepCopyJSON(st)
+	} else if c.status != nil {
 		obj.Object["status"] = runtime.DeepCopyJSON(c.status)
 	}
 	return &kube.ResourceReturns{Returns: kube.ResourceReturnVars{Resource: obj}}
@@ -128,7 +139,11 @@ func (c *cluster) providers() map[string]cuexruntime.ProviderFn {
 				return &kube.ResourceReturns{Returns: kube.ResourceReturnVars{Resource: p.Params.Resource, Error: c.readErr}}, nil
 			}
 			obj := p.Params.Resource.DeepCopy()
-			obj.Object["spec"] = runtime.DeepCopyJSON(c.spec)
+			if spec, ok := c.specOf[obj.GetKind()]; ok {
+				obj.Object["spec"] = runtime.DeepCopyJSON(spec)
+			} else {
+				obj.Object["spec"] = runtime.DeepCopyJSON(c.spec)
+			}
 			return c.answer(obj), nil
 		}),
 	}
@@ -150,6 +165,13 @@ func application() map[string]cuexruntime.ProviderFn {
 			return &providertypes.Returns[anyMap]{Returns: anyMap{"output": runtime.DeepCopyJSON(renderedConfiguration)}}, nil
 		}),
 	}
+}
+
+func (c *cluster) oamProviders() map[string]cuexruntime.ProviderFn {
+	if c.oam != nil {
+		return c.oam
+	}
+	return application()
 }
 
 var oamTemplate = sync.OnceValues(func() (string, error) {
@@ -190,7 +212,7 @@ func runStep(t *testing.T, c *cluster, step wfv1alpha1.WorkflowStep, resumed boo
 	compiler := cuex.NewCompilerWithInternalPackages(
 		must(cuexruntime.NewInternalPackage("builtin", builtin.GetTemplate(), builtin.GetProviders())),
 		must(cuexruntime.NewInternalPackage("kube", kube.GetTemplate(), c.providers())),
-		must(cuexruntime.NewInternalPackage("oam", oam, application())),
+		must(cuexruntime.NewInternalPackage("oam", oam, c.oamProviders())),
 	)
 	templates := map[string]string{}
 	for _, s := range steps {

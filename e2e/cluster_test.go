@@ -40,6 +40,7 @@ func TestCluster(t *testing.T) {
 	}
 	t.Run("LeastPrivilege", func(t *testing.T) { testLeastPrivilege(ctx, t, c) })
 	t.Run("Platform", func(t *testing.T) { testPlatform(ctx, t, c, cloud) })
+	t.Run("Onboarding", func(t *testing.T) { testOnboarding(ctx, t, c, cloud) })
 	t.Run("SharedInfrastructure", func(t *testing.T) { testSharedInfrastructure(ctx, t, c, cloud) })
 	t.Run("TerminateRejects", func(t *testing.T) { testTerminate(ctx, t, c, cloud) })
 	t.Run("StaleApprovalAppliesNothing", func(t *testing.T) { testStaleApproval(ctx, t, c, cloud) })

@@ -12,8 +12,10 @@ import (
 // once status.observedGeneration has caught up with the object. The step
 // defines apply (the kube.#Apply or kube.#Read of its object) and _pending
 // (its message until then); it gets _done, _reason and _message from Ready,
-// and fails with Stalled's message. The step also defines render (the
-// component, rendered) and puts _target into its object as spec.target: the
+// and fails with Stalled's message unless it sets _stopOnStall: false (a
+// step over several objects, each in a struct of its own with this block).
+// The step also defines render (the component, rendered) and puts _target
+// into its object as spec.target: the
 // rendered spec without its variables, which the step writes into the
 // Secret the step-runner names in status.variablesSecret (never into the
 // object, where a password would be readable by everyone who may read
@@ -94,9 +96,11 @@ variables: {
 	}
 }
 
-// Stalled: the step-runner gave up on this spec; say why and stop.
+// Stalled: the step-runner gave up on this spec; say why and stop (a step
+// over several objects sets _stopOnStall: false and sums them up itself).
+_stopOnStall: *true | bool
 fail: {
-	if _current && len(_stalled) > 0 {
+	if _stopOnStall && _current && len(_stalled) > 0 {
 		stop: builtin.#Fail & {
 			$params: message: _stalled[0].message
 		}

@@ -193,7 +193,7 @@ func newFakeEnv(t *testing.T, objs ...client.Object) *fakeEnv {
 		}},
 	}
 	c := fake.NewClientBuilder().WithScheme(scheme).
-		WithStatusSubresource(&v1alpha1.InfraImport{}, &v1alpha1.InfraDrift{}, &v1alpha1.InfraApproval{}).
+		WithStatusSubresource(&v1alpha1.InfraImport{}, &v1alpha1.InfraDrift{}, &v1alpha1.InfraApproval{}, &v1alpha1.InfraDiscovery{}).
 		WithObjects(append(base, objs...)...).
 		WithInterceptorFuncs(interceptor.Funcs{Patch: applyAsUpdate}).Build()
 	ws := &fakeWorkspace{t: t, dir: t.TempDir()}

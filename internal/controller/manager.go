@@ -95,7 +95,7 @@ type Options struct {
 	RequireRecordedApprover bool
 }
 
-// Setup registers the three step reconcilers, the metrics (metrics.go) and the
+// Setup registers the step reconcilers, the metrics (metrics.go) and the
 // keeper of terraform-controller's Job output.
 func Setup(mgr ctrl.Manager, o Options) error {
 	// The resolver reads Configurations and Providers from the cache and
@@ -133,6 +133,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		&joblogs.Reconciler{Client: mgr.GetClient(), Live: live, Pods: clientset.CoreV1(), ControllerNamespace: o.ControllerNamespace,
 			Resolver: rt.Resolver, Recorder: rt.Recorder, Namespaces: o.Namespaces},
 		&ImportReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent},
+		&DiscoveryReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent},
 		&DriftReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent, PlanNamespace: o.PlanNamespace, RequireRecordedApprover: o.RequireRecordedApprover},
 		&ApprovalReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent, PlanNamespace: o.PlanNamespace, RequireRecordedApprover: o.RequireRecordedApprover},
 		&RetainReconciler{Client: mgr.GetClient(), Recorder: rt.Recorder, Namespaces: o.Namespaces},

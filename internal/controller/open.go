@@ -44,7 +44,13 @@ func (rt *Runtime) open(ctx context.Context, p *pass) (outcome, error) {
 	}
 	rt.releaseStaleFirst(ctx, p)
 	p.prog.start(ctx, rt.Client, p.obj, "running Terraform for Configuration "+res.Configuration.Name, rt.progressAfter())
-	ws, err := rt.Workspaces.Open(ctx, withIdempotencyScope(res.Target))
+	return rt.openWorkspace(ctx, p, withIdempotencyScope(res.Target))
+}
+
+// openWorkspace opens t's workspace into p.ws; a failed terraform init
+// keeps its output, as a failed run does.
+func (rt *Runtime) openWorkspace(ctx context.Context, p *pass, t terraform.Target) (outcome, error) {
+	ws, err := rt.Workspaces.Open(ctx, t)
 	if err != nil {
 		var te *terraform.Error
 		if errors.As(err, &te) {

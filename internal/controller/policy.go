@@ -37,6 +37,9 @@ var policies = map[string]policy{
 	v1alpha1.ReasonInvalidConfiguration: {stall: true},
 	v1alpha1.ReasonCloudNotFound:        {stall: true},
 	v1alpha1.ReasonWouldReplace:         {stall: true},
+	// Another application owns what a discovery found: only a new
+	// selector, or that owner letting go and a new request, helps.
+	v1alpha1.ReasonManagedElsewhere: {stall: true},
 
 	// Fixed outside this object (a component deployed, an addon enabled,
 	// a Secret corrected), or by the cloud, the provider or Terraform
@@ -171,7 +174,10 @@ func (p *pass) fail(what string, err error) (outcome, error) {
 	if !ok {
 		f = terraformFailures[terraform.ReasonFailed]
 	}
-	where := fmt.Sprintf("%s: %s of Configuration %s", p.name(), what, p.obj.GetTarget().ConfigurationName)
+	where := fmt.Sprintf("%s: %s", p.name(), what)
+	if cfg := p.obj.GetTarget().ConfigurationName; cfg != "" {
+		where += " of Configuration " + cfg
+	}
 	full := "; the full Terraform output is in ConfigMap " + p.outputName()
 	o := notReady(f.reason, fmt.Sprintf(f.format, where, tfe.Summary, full, "another run"))
 	if tfe.Reason == terraform.ReasonLockHeld {

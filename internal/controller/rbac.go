@@ -19,8 +19,8 @@ package controller
 //     (values.webhook.enabled).
 
 // Its step-run objects: watched, reconciled, their status written.
-// +kubebuilder:rbac:groups=infra.vela-infra.io,resources=infraimports;infradrifts;infraapprovals,verbs=get;list;watch
-// +kubebuilder:rbac:groups=infra.vela-infra.io,resources=infraimports/status;infradrifts/status;infraapprovals/status,verbs=get;patch;update
+// +kubebuilder:rbac:groups=infra.vela-infra.io,resources=infraimports;infradrifts;infraapprovals;infradiscoveries,verbs=get;list;watch
+// +kubebuilder:rbac:groups=infra.vela-infra.io,resources=infraimports/status;infradrifts/status;infraapprovals/status;infradiscoveries/status,verbs=get;patch;update
 
 // InfraPolicies (cluster-scoped, written by the platform team): read, to
 // evaluate the ones that select a plan's namespace (planpolicy.go).
@@ -51,7 +51,8 @@ package controller
 // vela status. On the Configurations of the namespaces it serves.
 // +kubebuilder:rbac:groups=terraform.core.oam.dev,resources=configurations,verbs=patch,namespace=served
 
-// Run output: ConfigMaps owned by the step-run object or the Configuration.
+// Run output, and the Application an InfraDiscovery writes: ConfigMaps
+// owned by the step-run object or the Configuration.
 // +kubebuilder:rbac:groups=core,resources=configmaps,verbs=get;list;create;update;patch;delete,namespace=served
 
 // Events on the step-run objects and Configurations.

@@ -105,6 +105,9 @@ type step struct {
 	// validate checks the spec before anything runs; nil when there is
 	// nothing to check.
 	validate func() error
+	// open opens the workspace into p.ws when the kind's is not its
+	// target's (rt.open): a discovery works on a Provider, no state.
+	open func(ctx context.Context, p *pass) (outcome, error)
 	// run does the kind's Terraform work in p.ws.
 	run func(ctx context.Context, p *pass) (outcome, error)
 	// gone cleans up after an object that no longer exists; nil when the
@@ -200,7 +203,11 @@ func (rt *Runtime) runStep(ctx context.Context, p *pass, s step) (outcome, error
 			return p.fail("validating the spec", err)
 		}
 	}
-	if o, err := rt.open(ctx, p); p.ws == nil {
+	open := rt.open
+	if s.open != nil {
+		open = s.open
+	}
+	if o, err := open(ctx, p); p.ws == nil {
 		return o, err
 	}
 	defer p.ws.Close()

@@ -85,4 +85,13 @@ const (
 	// ReasonPolicyApproved: InfraPolicies approve the plan without a
 	// person; the infra-approve step applies it without holding.
 	ReasonPolicyApproved = "PolicyApproved"
+
+	// Discovery. ReasonDiscovered: the resources found and the
+	// Application adopting them are in the status; ReasonNothingFound:
+	// nothing matches the selector (Ready: not an error);
+	// ReasonManagedElsewhere: another application already manages a
+	// resource the selector matches, named in the message.
+	ReasonDiscovered       = "Discovered"
+	ReasonNothingFound     = "NothingFound"
+	ReasonManagedElsewhere = "ManagedElsewhere"
 )
