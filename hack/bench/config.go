@@ -26,7 +26,8 @@ type config struct {
 	runs  int // RUNS: runs per figure, of which the median counts
 	fleet int // FLEET: targets of the fleet figure
 	// only, from ONLY (comma-separated: single, jobpod, second, fleet,
-	// workflow, memory, schedule), runs just those figures; all when empty.
+	// workflow, onboard, memory, schedule), runs just those figures; all
+	// when empty.
 	only map[string]bool
 }
 

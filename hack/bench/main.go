@@ -109,6 +109,11 @@ func (b *bench) figures(idle float64) error {
 			return err
 		}
 	}
+	if b.want("onboard") {
+		if err := b.onboardFigure(); err != nil {
+			return err
+		}
+	}
 	if b.want("memory") {
 		if err := b.memoryFigure(idle); err != nil {
 			return err

@@ -77,6 +77,8 @@ func (b *bench) waitFor(obj client.Object, timeout time.Duration, cond func() bo
 	switch obj.(type) {
 	case *v1alpha1.InfraApproval:
 		list = &v1alpha1.InfraApprovalList{}
+	case *v1alpha1.InfraDiscovery:
+		list = &v1alpha1.InfraDiscoveryList{}
 	default: // InfraDrifts: expectDrift
 		return fmt.Errorf("waitFor: no list type for %T", obj)
 	}
