@@ -6,7 +6,9 @@
 // terraform-controller, drift and approval; then a Redis the platform
 // shares with two teams' applications in their own namespaces; then a
 // bucket whose drift-detection trait reverts an edit made in the console
-// (hack/demo/declared.yaml). It prints
+// (hack/demo/declared.yaml); then a legacy project of eight resources, seeded
+// in mycloud, discovered by its tags (an InfraDiscovery) and adopted by the
+// Application written for it, with no write to the cloud. It prints
 // what happens in plain language with the real `vela status` output.
 // `make demo` runs it; KEEP=1 leaves the cluster and mycloud running (make
 // down stops both).
@@ -90,6 +92,7 @@ func (d *demo) run() error {
 		d.sharedChange,
 		d.sharedDelete,
 		d.declaredDriftReverted,
+		d.onboard,
 	}
 	for _, stage := range stages {
 		if err := stage(); err != nil {
@@ -145,7 +148,7 @@ func (d *demo) enableAddons() error {
 func (d *demo) done() {
 	d.step("done in %.0fs", time.Since(d.start).Seconds())
 	if d.keep {
-		fmt.Printf("\nEverything is still running. In another shell:\n  export KUBECONFIG=%s\n  bin/vela status platform\n  bin/vela status declared --tree --detail\n  bin/kubectl get configurations,infraimports,infradrifts,infraapprovals\n"+
+		fmt.Printf("\nEverything is still running. In another shell:\n  export KUBECONFIG=%s\n  bin/vela status platform\n  bin/vela status declared --tree --detail\n  bin/vela status shop-legacy\n  bin/kubectl get configurations,infraimports,infradrifts,infraapprovals,infradiscoveries\n"+
 			"  MYCLOUD_ENDPOINT=%s MYCLOUD_ACCESS_KEY=%s MYCLOUD_SECRET_KEY=%s bin/mycloud secret-value \"$(bin/kubectl get secret app-db-conn -o jsonpath='{.data.admin_password_secret_id}' | base64 -d)\"\n"+
 			"mycloud: %s (admin token %s). make down stops it all.\n", d.c.Kubeconfig(), d.endpoint, accessKey, secretKey, d.endpoint, adminToken)
 	}

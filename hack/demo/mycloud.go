@@ -130,6 +130,28 @@ func (d *demo) writes(prefix string) string {
 // writeRequests returns the POST, PATCH and DELETE calls under prefix in
 // mycloud's request log, oldest first.
 func (d *demo) writeRequests(prefix string) ([]string, error) {
+	log, err := d.requestLog()
+	if err != nil {
+		return nil, err
+	}
+	var w []string
+	for _, r := range log {
+		if r.Method != http.MethodGet && strings.HasPrefix(r.Path, prefix) {
+			w = append(w, r.Method+" "+r.Path)
+		}
+	}
+	return w, nil
+}
+
+// logged is an entry of mycloud's request log.
+type logged struct {
+	Time         time.Time
+	Method, Path string
+}
+
+// requestLog returns mycloud's request log (its last 10,000 calls), oldest
+// first.
+func (d *demo) requestLog() ([]logged, error) {
 	req, _ := http.NewRequest(http.MethodGet, d.endpoint+"/admin/v1/requests", nil)
 	req.Header.Set("Authorization", "Bearer "+adminToken)
 	resp, err := http.DefaultClient.Do(req)
@@ -138,16 +160,10 @@ func (d *demo) writeRequests(prefix string) ([]string, error) {
 	}
 	defer resp.Body.Close()
 	var log struct {
-		Items []struct{ Method, Path string } `json:"items"`
+		Items []logged `json:"items"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&log); err != nil {
 		return nil, fmt.Errorf("mycloud's request log: %w", err)
 	}
-	var w []string
-	for _, r := range log.Items {
-		if r.Method != http.MethodGet && strings.HasPrefix(r.Path, prefix) {
-			w = append(w, r.Method+" "+r.Path)
-		}
-	}
-	return w, nil
+	return log.Items, nil
 }
