@@ -120,12 +120,12 @@ func (r *DiscoveryReconciler) discover(ctx context.Context, obj *v1alpha1.InfraD
 	if err != nil {
 		return p.fail("reading what was found", fmt.Errorf("%s: %w", p.name(), err))
 	}
-	adopted := discovery.Plan(found)
 	app := applicationName(obj)
-	owners, err := r.owners(ctx)
+	owners, taken, err := r.owners(ctx, obj.Namespace, app)
 	if err != nil {
 		return outcome{}, err
 	}
+	adopted := discovery.Plan(found, taken)
 	st := &obj.Status
 	st.Found, st.Managed, st.Resources = len(adopted), 0, nil
 	var elsewhere []string
@@ -190,11 +190,22 @@ func countByType(adopted []discovery.Adopted) string {
 	return fmt.Sprintf("%d resources (%s)", len(adopted), strings.Join(parts, ", "))
 }
 
-// owners maps every id a Configuration owns (its id output) to it.
-func (r *DiscoveryReconciler) owners(ctx context.Context) (map[string]v1alpha1.Consumer, error) {
+// owners maps every id a Configuration owns (its id output) to it, and
+// names the Configurations that are not app's (of namespace): a component
+// may not take such a name, since terraform-controller keys a
+// Configuration's state by its name in a backend namespace all namespaces
+// share (an import into it would be refused as StateShared), and in app's
+// namespace the Configuration is another application's.
+func (r *DiscoveryReconciler) owners(ctx context.Context, namespace, app string) (map[string]v1alpha1.Consumer, map[string]bool, error) {
 	var all tfv1beta2.ConfigurationList
 	if err := r.Client.List(ctx, &all); err != nil {
-		return nil, fmt.Errorf("list Configurations: %w", err)
+		return nil, nil, fmt.Errorf("list Configurations: %w", err)
+	}
+	taken := map[string]bool{}
+	for _, c := range all.Items {
+		if c.Namespace != namespace || c.Labels["app.oam.dev/name"] != app {
+			taken[c.Name] = true
+		}
 	}
 	sort.Slice(all.Items, func(i, j int) bool {
 		return all.Items[i].Namespace+"/"+all.Items[i].Name < all.Items[j].Namespace+"/"+all.Items[j].Name
@@ -209,7 +220,7 @@ func (r *DiscoveryReconciler) owners(ctx context.Context) (map[string]v1alpha1.C
 			}
 		}
 	}
-	return owners, nil
+	return owners, taken, nil
 }
 
 // saveApplication keeps the generated Application in a ConfigMap owned by

@@ -65,6 +65,8 @@ func TestFakeDiscovery(t *testing.T) {
 		// Application was written.
 		found, managed int
 		app            bool
+		// inYAML is more the Application must hold.
+		inYAML []string
 	}{
 		"discovers": {ws: fakeWorkspace{plans: []planReply{discoveredPlan(legacyProject)}}, found: 4, app: true, want: observed{
 			Calls: []string{"plan"}, Done: true,
@@ -83,6 +85,14 @@ func TestFakeDiscovery(t *testing.T) {
 				Calls: []string{"plan"}, Done: true,
 				Conditions: readyWith(v1alpha1.ReasonDiscovered, "found 4 resources (1 vpc, 1 subnet, 1 mysql, 1 bucket) matching "+sel+
 					", 1 of them already managed by application shop; review the Application that adopts them: kubectl -n team get configmap shop-application -o jsonpath='{.data.application\\.yaml}'"),
+				Events: []string{"Normal Discovered found 4 resources; Application shop in ConfigMap shop-application"},
+			}},
+		"a name another namespace's Configuration has is not taken": {
+			objs: []client.Object{owning("payments", "billing", "shop-assets", "bucket-other")},
+			ws:   fakeWorkspace{plans: []planReply{discoveredPlan(legacyProject)}}, found: 4, app: true, inYAML: []string{"- name: shop-assets-bucket\n"}, want: observed{
+				Calls: []string{"plan"}, Done: true,
+				Conditions: readyWith(v1alpha1.ReasonDiscovered, "found 4 resources (1 vpc, 1 subnet, 1 mysql, 1 bucket) matching "+sel+
+					", 0 of them already managed by application shop; review the Application that adopts them: kubectl -n team get configmap shop-application -o jsonpath='{.data.application\\.yaml}'"),
 				Events: []string{"Normal Discovered found 4 resources; Application shop in ConfigMap shop-application"},
 			}},
 		"another application's resources are refused, naming it": {
@@ -148,7 +158,7 @@ func TestFakeDiscovery(t *testing.T) {
 				return
 			}
 			yaml := cm.Data["application.yaml"]
-			for _, want := range []string{"name: shop\n  namespace: team", "type: infra-bulk-import", "from: shop-id", "parameterKey: vpc_id"} {
+			for _, want := range append([]string{"name: shop\n  namespace: team", "type: infra-bulk-import", "from: shop-id", "parameterKey: vpc_id"}, tc.inYAML...) {
 				if !strings.Contains(yaml, want) {
 					t.Errorf("the Application lacks %q:\n%s", want, yaml)
 				}

@@ -107,7 +107,7 @@ func TestParseKeepsTypesAndOrder(t *testing.T) {
 }
 
 func TestApplicationWiresParentsAndKeepsPasswordsOut(t *testing.T) {
-	adopted := Plan(found(t))
+	adopted := Plan(found(t), nil)
 	raw, err := Application("shop-legacy", "shop", adopted, []string{"Written by a test."})
 	if err != nil {
 		t.Fatal(err)
@@ -188,8 +188,18 @@ func TestApplicationWiresParentsAndKeepsPasswordsOut(t *testing.T) {
 // A resource named as the import step is gets its type appended: each
 // apply step is named after its component.
 func TestNoComponentIsNamedAsTheImportStep(t *testing.T) {
-	if got := Plan([]Resource{{Type: "bucket", ID: "bucket-1", Name: "adopt"}})[0].Component; got != "adopt-bucket" {
+	if got := Plan([]Resource{{Type: "bucket", ID: "bucket-1", Name: "adopt"}}, nil)[0].Component; got != "adopt-bucket" {
 		t.Errorf("component %q, want adopt-bucket", got)
+	}
+}
+
+// A name reserved (another application's Configuration has it) is not
+// taken.
+func TestReservedNamesAreNotTaken(t *testing.T) {
+	got := Plan([]Resource{{Type: "bucket", ID: "bucket-1", Name: "logs"}, {Type: "bucket", ID: "bucket-2", Name: "logs"}},
+		map[string]bool{"logs": true, "logs-bucket": true})
+	if got[0].Component != "logs-bucket-2" || got[1].Component != "logs-bucket-3" {
+		t.Errorf("components %q and %q, want logs-bucket-2 and logs-bucket-3", got[0].Component, got[1].Component)
 	}
 }
 

@@ -27,12 +27,16 @@ type Adopted struct {
 	DependsOn string
 }
 
-// Plan names a component for every resource and wires each to its parent,
-// parents first (the order of found, which Parse returns so).
-func Plan(found []Resource) []Adopted {
+// Plan names a component for every resource, none of them a name in
+// reserved, and wires each to its parent, parents first (the order of
+// found, which Parse returns so).
+func Plan(found []Resource, reserved map[string]bool) []Adopted {
 	// The import step's name: a component's apply step has the
 	// component's.
 	taken := map[string]bool{bulkStep: true}
+	for name := range reserved {
+		taken[name] = true
+	}
 	byID := map[string]int{}
 	out := make([]Adopted, 0, len(found))
 	for _, r := range found {
