@@ -107,6 +107,11 @@ type cluster struct {
 	// specOf, when set, is the spec kube.#Read returns for an object of
 	// each kind, in place of spec.
 	specOf map[string]map[string]any
+	// appLabels, when set, are the Application's labels as vela-core passes
+	// them (context.appLabels; a nil map when it has none, which vela-core
+	// passes as null).
+	appLabels   map[string]string
+	hasAppLabel bool
 	// oam, when set, stands for vela-core's oam provider in place of
 	// application().
 	oam map[string]cuexruntime.ProviderFn
@@ -226,6 +231,9 @@ func runStep(t *testing.T, c *cluster, step wfv1alpha1.WorkflowStep, resumed boo
 		return tmpl, nil
 	}
 	pctx := process.NewContext(process.ContextData{Name: "shop", Namespace: "shop-ns"})
+	if c.hasAppLabel {
+		pctx.PushData("appLabels", c.appLabels)
+	}
 	// Log level 4: the engine logs each run at klog verbosity 4, which tests
 	// leave off.
 	gen, err := custom.NewTaskLoader(load, 4, pctx, compiler).GetTaskGenerator(context.Background(), step.Type)
@@ -661,5 +669,62 @@ func TestStepBranches(t *testing.T) {
 				tc.wantApplied(t, run.applied)
 			}
 		})
+	}
+}
+
+// TestStepShardLabel: every step-run object a step applies, and its
+// variables Secret, carry the Application's KubeVela shard
+// (controller.core.oam.dev/scheduled-shard-id), so that the step-runner
+// replica serving that shard runs it; an Application without one (labels
+// absent, null as vela-core passes none, or other labels only) gives them
+// none, and the master shard serves them.
+func TestStepShardLabel(t *testing.T) {
+	t.Parallel()
+	wfcontext.EnableInMemoryContext = true
+	singleton.KubeClient.Set(fake.NewClientBuilder().Build())
+	const key = "controller.core.oam.dev/scheduled-shard-id"
+	kinds := map[string]struct {
+		properties map[string]any
+		secret     string
+	}{
+		"infra-import": {map[string]any{"component": "db", "resources": []any{map[string]any{"address": "mycloud_mysql.this", "id": "mysql-1a2b"}}}, "vela-system/tfvars-infraimport.shop-ns.shop-import"},
+		"infra-drift":  {map[string]any{"component": "db"}, "vela-system/tfvars-infradrift.shop-ns.shop-drift"},
+		"infra-plan":   {map[string]any{"component": "db"}, "vela-system/tfvars-infraapproval.shop-ns.shop-db"},
+	}
+	labelCases := map[string]struct {
+		labels map[string]string
+		set    bool
+		want   string
+	}{
+		"no appLabels":         {},
+		"appLabels null":       {set: true},
+		"other labels only":    {labels: map[string]string{"team": "shop"}, set: true},
+		"scheduled to shard-1": {labels: map[string]string{"team": "shop", key: "shard-1"}, set: true, want: "shard-1"},
+	}
+	for stepType, st := range kinds {
+		for name, lc := range labelCases {
+			t.Run(stepType+"/"+name, func(t *testing.T) {
+				t.Parallel()
+				props, err := json.Marshal(st.properties)
+				if err != nil {
+					t.Fatal(err)
+				}
+				step := wfv1alpha1.WorkflowStep{WorkflowStepBase: wfv1alpha1.WorkflowStepBase{
+					Name: strings.TrimPrefix(stepType, "infra-"), Type: stepType, Properties: &runtime.RawExtension{Raw: props},
+				}}
+				c := &cluster{generation: 1, spec: map[string]any{}, appLabels: lc.labels, hasAppLabel: lc.set,
+					status: with(objectStatus(1, pending(infrav1alpha1.ReasonAwaitingVariables, "waits for its variables")), "variablesSecret", st.secret)}
+				run := runStep(t, c, step, false)
+				if len(run.applied) != 2 {
+					t.Fatalf("applied %d objects, want the step-run object and its variables Secret (step %s: %s)", len(run.applied), run.status.Phase, run.status.Message)
+				}
+				for _, obj := range run.applied {
+					got, ok := obj.GetLabels()[key]
+					if got != lc.want || ok != (lc.want != "") {
+						t.Errorf("%s %s: label %s = %q (set %v), want %q", obj.GetKind(), obj.GetName(), key, got, ok, lc.want)
+					}
+				}
+			})
+		}
 	}
 }

@@ -212,8 +212,10 @@ func testTerraformAddonRendersTheChart(t *testing.T, s *testenv.Stack) {
 // chart's values, by the same names. With the defaults (and then no
 // ClusterRole grants anything on Secrets or ConfigMaps), with every
 // parameter set, with every namespace served (namespaces={}, the chart's
-// empty list), and, refused by both, with every namespace served and the
-// state in each Configuration's namespace.
+// empty list), with controller sharding (the master and two shards' own
+// Deployments), and, refused by both, with every namespace served and the
+// state in each Configuration's namespace, and with master listed as a
+// shard.
 func testVelaInfraAddonRendersTheChart(t *testing.T, s *testenv.Stack) {
 	every := []string{
 		"namespaces={shop,infra,shop}", "credentialNamespaces={creds}", "terraformBackendNamespace=", "webhook.enabled=false", "leaderElection=false",
@@ -258,6 +260,15 @@ func testVelaInfraAddonRendersTheChart(t *testing.T, s *testenv.Stack) {
 		params:  []string{"terraformBackendNamespace="},
 		helm:    []string{"--set", "terraformBackendNamespace="},
 		refused: "webhook.enabled needs terraformBackendNamespace: who approved a plan is recorded in its saved plan's Secret",
+	}, {
+		name:   "sharding, two shards",
+		params: []string{"sharding.enabled=true", "sharding.shards={shard-1,shard-2}"},
+		helm:   []string{"--set", "sharding.enabled=true", "--set-json", `sharding.shards=["shard-1","shard-2"]`},
+	}, {
+		name:    "sharding, master listed as a shard",
+		params:  []string{"sharding.enabled=true", "sharding.shards={shard-1,master}"},
+		helm:    []string{"--set", "sharding.enabled=true", "--set-json", `sharding.shards=["shard-1","master"]`},
+		refused: "sharding.shards: 'master' is the shard of the Deployment vela-infra-step-runner",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			addonOut, addonErr := addonDryRun(t, s, "vela-infra", tc.params...)

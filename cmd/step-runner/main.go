@@ -4,6 +4,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -64,6 +66,10 @@ func run() error {
 		webhookSecret       = flag.String("webhook-secret", "vela-infra-step-runner-webhook-cert", "the Secret, in --pod-namespace, where the step-runner keeps its webhook CA and serving certificate")
 		webhookConfig       = flag.String("webhook-configuration", "vela-infra-step-runner", "the ValidatingWebhookConfiguration whose caBundle the step-runner sets")
 		webhookCertDir      = flag.String("webhook-cert-dir", filepath.Join(os.TempDir(), "k8s-webhook-server", "serving-certs"), "where the webhook server reads its certificate")
+		enableSharding      = flag.Bool("enable-sharding", false, "serve one shard of the step-run objects, by KubeVela's label controller.core.oam.dev/scheduled-shard-id (docs/scaling.md)")
+		shardID             = flag.String("shard-id", "master", "the shard served, with --enable-sharding: master (every object not scheduled to one of --schedulable-shards, unlabeled ones too) or one of --schedulable-shards")
+		schedulableShards   = flag.String("schedulable-shards", "", "the shard ids besides master, comma-separated, the same for every replica (with --enable-sharding)")
+		requireRecorded     = flag.Bool("require-recorded-approver", false, "apply an approval only with the approver the admission webhook recorded, on a replica that does not serve the webhook itself (implied by --webhook-port)")
 		workflowEngines     = flag.String("workflow-engine-users", "system:serviceaccount:vela-system:kubevela-vela-core", "usernames of the workflow engine (vela-core), comma-separated: its approvals follow a checked `vela workflow resume`")
 	)
 	opts := zap.Options{}
@@ -71,6 +77,13 @@ func run() error {
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 
+	shard := controller.Shard{Enabled: *enableSharding, ID: *shardID, Shards: list(*schedulableShards)}
+	if err := shard.Validate(); err != nil {
+		return err
+	}
+	if *requireRecorded && *planNamespace == "" {
+		return fmt.Errorf("--require-recorded-approver needs --plan-namespace (env TERRAFORM_BACKEND_NAMESPACE): the webhook records who approved in the saved plan's Secret there")
+	}
 	scheme, err := controller.Scheme()
 	if err != nil {
 		return err
@@ -85,15 +98,15 @@ func run() error {
 	mgrOpts := ctrl.Options{
 		Scheme:                  scheme,
 		Client:                  controller.ClientOptions(),
-		Cache:                   controller.CacheOptions(*planNamespace),
+		Cache:                   controller.CacheOptions(*planNamespace, shard),
 		Metrics:                 metricsserver.Options{BindAddress: *metricsAddr},
 		HealthProbeBindAddress:  *probeAddr,
 		LeaderElection:          *leaderElect,
-		LeaderElectionID:        leaderElectionID,
+		LeaderElectionID:        shard.LeaseName(leaderElectionID),
 		GracefulShutdownTimeout: gracePeriod,
 	}
 	if *leaderElect && *podNamespace != "" {
-		if mgrOpts.LeaderElectionResourceLockInterface, err = podLeaderLock(cfg, scheme, *podNamespace, hostname); err != nil {
+		if mgrOpts.LeaderElectionResourceLockInterface, err = podLeaderLock(cfg, scheme, *podNamespace, shard.LeaseName(leaderElectionID), hostname); err != nil {
 			return err
 		}
 	}
@@ -133,7 +146,8 @@ func run() error {
 		Self:                    statelock.Identity{Namespace: *podNamespace, PodName: hostname, Started: started},
 		PlanNamespace:           *planNamespace,
 		Namespaces:              list(*namespaces),
-		RequireRecordedApprover: *webhookPort != 0,
+		RequireRecordedApprover: *webhookPort != 0 || *requireRecorded,
+		Shard:                   shard,
 	}); err != nil {
 		return err
 	}
@@ -143,7 +157,10 @@ func run() error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return err
 	}
-	ctrl.Log.Info("starting step-runner", "terraform", *terraformBin, "workDir", *workDir)
+	ctrl.Log.Info("starting step-runner", "terraform", *terraformBin, "workDir", *workDir, "serves", shard.Name())
+	if *leaderElect {
+		go sayWhoLeads(ctx, cfg, mgr.Elected(), leaderNamespace(*podNamespace), shard)
+	}
 	return mgr.Start(ctx)
 }
 
@@ -171,16 +188,62 @@ const leaderElectionID = "vela-infra-step-runner"
 // and a StatefulSet starts a pod again only after it is gone. Outside a pod
 // (no --pod-namespace) controller-runtime's own identity is kept, since two
 // processes on one host would share a hostname.
-func podLeaderLock(cfg *rest.Config, scheme *runtime.Scheme, namespace, podName string) (resourcelock.Interface, error) {
+func podLeaderLock(cfg *rest.Config, scheme *runtime.Scheme, namespace, lease, podName string) (resourcelock.Interface, error) {
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("leader election client: %w", err)
 	}
 	broadcaster := record.NewBroadcaster()
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events(namespace)})
-	return resourcelock.New(resourcelock.LeasesResourceLock, namespace, leaderElectionID, cs.CoreV1(), cs.CoordinationV1(),
+	return resourcelock.New(resourcelock.LeasesResourceLock, namespace, lease, cs.CoreV1(), cs.CoordinationV1(),
 		resourcelock.ResourceLockConfig{
 			Identity:      podName,
 			EventRecorder: broadcaster.NewRecorder(scheme, corev1.EventSource{Component: leaderElectionID}),
 		})
+}
+
+// sayWhoLeads tells, while this replica waits for its shard's Lease,
+// which replica holds it (a second replica of a shard, or one started
+// with the same --shard-id as another, waits there for the first to stop),
+// and when this one leads.
+func sayWhoLeads(ctx context.Context, cfg *rest.Config, elected <-chan struct{}, namespace string, shard controller.Shard) {
+	logger := ctrl.Log.WithName("leader-election")
+	lease := shard.LeaseName(leaderElectionID)
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		logger.Error(err, "cannot read the Lease")
+		return
+	}
+	said := ""
+	tick := time.NewTicker(10 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-elected:
+			logger.Info("this replica leads: it runs the steps of "+shard.Name(), "lease", namespace+"/"+lease)
+			return
+		case <-tick.C:
+		}
+		l, err := cs.CoordinationV1().Leases(namespace).Get(ctx, lease, metav1.GetOptions{})
+		if err != nil || l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity == said {
+			continue
+		}
+		said = *l.Spec.HolderIdentity
+		logger.Info(fmt.Sprintf("waiting: %s is served by %s, which holds the Lease %s/%s; this replica takes over when that one stops (two replicas with the same --shard-id are one active and one standby)",
+			shard.Name(), said, namespace, lease))
+	}
+}
+
+// leaderNamespace is where controller-runtime keeps the Lease: the pod's
+// namespace, else the one it finds itself in.
+func leaderNamespace(podNamespace string) string {
+	if podNamespace != "" {
+		return podNamespace
+	}
+	if b, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil {
+		return strings.TrimSpace(string(b))
+	}
+	return "default"
 }

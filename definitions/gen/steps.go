@@ -19,7 +19,10 @@ import (
 // rendered spec without its variables, which the step writes into the
 // Secret the step-runner names in status.variablesSecret (never into the
 // object, where a password would be readable by everyone who may read
-// step-run objects).
+// step-run objects). The step puts _shardLabels into its object's labels
+// too: the Application's KubeVela shard, which the variables Secret
+// carries as well, so that the step-runner replica serving that shard runs
+// them (docs/scaling.md).
 const stepStatus = `
 // The step-run object's status, as in every infra-* step (definitions/gen
 // stepStatus); this step defines apply and _pending.
@@ -41,6 +44,17 @@ if _current && len(_ready) > 0 {
 	_done:    _ready[0].status == "True"
 	_reason:  _ready[0].reason
 	_message: _ready[0].message
+}
+
+// The Application's shard (KubeVela's controller sharding): the step-run
+// object and its variables Secret carry it, so that the step-runner
+// replica serving that shard runs them; none when the Application has none
+// (the master shard serves those). vela-core passes the Application's
+// labels as context.appLabels (null when it has none).
+_shardLabels: {
+	if context.appLabels != _|_ if context.appLabels != null if context.appLabels["controller.core.oam.dev/scheduled-shard-id"] != _|_ {
+		"controller.core.oam.dev/scheduled-shard-id": context.appLabels["controller.core.oam.dev/scheduled-shard-id"]
+	}
 }
 
 // The variables go to the Secret the step-runner names, for this request.
@@ -82,6 +96,7 @@ variables: {
 						namespace: _ns
 						name:      _name
 						labels: {
+							_shardLabels
 							"infra.vela-infra.io/variables-kind":      _obj.kind
 							"infra.vela-infra.io/variables-namespace": _obj.metadata.namespace
 							"infra.vela-infra.io/variables-name":      [if len(_obj.metadata.name) > 63 {strings.SliceRunes(_obj.metadata.name, 0, 63)}, _obj.metadata.name][0]

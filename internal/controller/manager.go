@@ -48,16 +48,30 @@ func ClientOptions() client.Options {
 // no object's managedFields. Without secretNamespace (state in each
 // Configuration's namespace) no Secret is watched: the step-runner may not
 // list them in every namespace, and a waiting object is looked at again
-// after RetryAfter.
-func CacheOptions(secretNamespace string) cache.Options {
+// after RetryAfter. The step-run objects and the variables Secrets are
+// those of shard only; Configurations, Providers and InfraPolicies are the
+// cluster's inventory, which every shard needs whole (who owns and who
+// uses a Configuration, which policies apply), and are cached whole.
+func CacheOptions(secretNamespace string, shard Shard) cache.Options {
 	byObject := map[client.Object]cache.ByObject{&corev1.Pod{}: {Label: joblogs.PodSelector()}}
 	if secretNamespace != "" {
 		byObject[&corev1.Secret{}] = cache.ByObject{
 			Namespaces: map[string]cache.Config{secretNamespace: {}},
-			Label:      variablesSecretSelector(),
+			Label:      variablesSecretSelector().Add(shard.requirements()...),
+		}
+	}
+	if sel := shard.Selector(); !sel.Empty() {
+		for _, obj := range stepRunKinds() {
+			byObject[obj] = cache.ByObject{Label: sel}
 		}
 	}
 	return cache.Options{ByObject: byObject, DefaultTransform: cache.TransformStripManagedFields()}
+}
+
+// stepRunKinds are the kinds the workflow steps create for the step-runner
+// to run: one shard's each.
+func stepRunKinds() []client.Object {
+	return []client.Object{&v1alpha1.InfraImport{}, &v1alpha1.InfraDrift{}, &v1alpha1.InfraApproval{}, &v1alpha1.InfraDiscovery{}}
 }
 
 // Options configure the step reconcilers.
@@ -88,6 +102,10 @@ type Options struct {
 	// variables Secrets of the step-run objects (empty: each object's own
 	// namespace). CacheOptions must be given the same namespace.
 	PlanNamespace string
+	// Shard is the part of the step-run objects this replica serves
+	// (CacheOptions must be given the same): with sharding, the keeper of
+	// terraform-controller's Job output runs in the master shard only.
+	Shard Shard
 	// RequireRecordedApprover applies the approval of an InfraApproval, or
 	// of an InfraDrift's corrective plan, only with the person the
 	// admission webhook recorded (internal/webhook): set when the
@@ -115,6 +133,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 			Tenancy: o.Tenancy},
 		Workspaces:         TerraformOpener(o.Runner),
 		Recorder:           mgr.GetEventRecorderFor("vela-infra-step-runner"),
+		Live:               live,
 		Locks:              &statelock.Locks{Client: live, World: statelock.Cluster{Client: live, Identity: o.Self}},
 		RetryAfter:         o.RetryAfter,
 		ProgressAfter:      o.ProgressAfter,
@@ -129,15 +148,25 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	if err != nil {
 		return fmt.Errorf("create API client: %w", err)
 	}
-	for _, r := range []interface{ SetupWithManager(ctrl.Manager) error }{
-		&joblogs.Reconciler{Client: mgr.GetClient(), Live: live, Pods: clientset.CoreV1(), ControllerNamespace: o.ControllerNamespace,
-			Resolver: rt.Resolver, Recorder: rt.Recorder, Namespaces: o.Namespaces},
+	reconcilers := []interface{ SetupWithManager(ctrl.Manager) error }{
 		&ImportReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent},
 		&DiscoveryReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent},
 		&DriftReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent, PlanNamespace: o.PlanNamespace, RequireRecordedApprover: o.RequireRecordedApprover},
 		&ApprovalReconciler{Runtime: rt, MaxConcurrent: o.MaxConcurrent, PlanNamespace: o.PlanNamespace, RequireRecordedApprover: o.RequireRecordedApprover},
+		// Every shard keeps what its own InfraImports adopted; the decision
+		// is recorded on the Configuration, so that every shard reaches the
+		// same one and the others' writes find nothing to change.
 		&RetainReconciler{Client: mgr.GetClient(), Recorder: rt.Recorder, Namespaces: o.Namespaces},
-	} {
+	}
+	if o.Shard.Master() {
+		// Job output is terraform-controller's, of no shard: one keeper.
+		reconcilers = append(reconcilers, &joblogs.Reconciler{Client: mgr.GetClient(), Live: live, Pods: clientset.CoreV1(), ControllerNamespace: o.ControllerNamespace,
+			Resolver: rt.Resolver, Recorder: rt.Recorder, Namespaces: o.Namespaces})
+	}
+	if err := metrics.Registry.Register(servedObjects{reader: mgr.GetCache(), scheme: mgr.GetScheme()}); err != nil {
+		return fmt.Errorf("register metrics: %w", err)
+	}
+	for _, r := range reconcilers {
 		if err := r.SetupWithManager(mgr); err != nil {
 			return err
 		}

@@ -41,7 +41,11 @@ import (
 
 // Runtime is what every step reconciler shares.
 type Runtime struct {
-	Client     client.Client
+	Client client.Client
+	// Live reads from the API server: whether an object this replica's
+	// cache no longer holds is gone, or only left its shard. Nil: the
+	// cache is believed.
+	Live       client.Reader
 	Resolver   *target.Resolver
 	Workspaces Opener
 	Recorder   record.EventRecorder
@@ -140,6 +144,9 @@ func (p *pass) note(c metav1.Condition) { p.noted = append(p.noted, c) }
 // reconcileStep is the shape every step reconciler shares.
 func (rt *Runtime) reconcileStep(ctx context.Context, key types.NamespacedName, obj stepObject, s step) (ctrl.Result, error) {
 	if err := rt.Client.Get(ctx, key, obj); apierrors.IsNotFound(err) {
+		if moved, err := rt.moved(ctx, key, obj); err != nil || moved {
+			return ctrl.Result{}, err
+		}
 		return ctrl.Result{}, rt.gone(ctx, key, obj, s)
 	} else if err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -176,6 +183,28 @@ func (rt *Runtime) reconcileStep(ctx context.Context, key types.NamespacedName, 
 		err = perr
 	}
 	return ctrl.Result{RequeueAfter: rt.requeueAfter(o)}, err
+}
+
+// moved says whether the object key, which this replica's cache no longer
+// holds, still exists: rescheduled to another shard, whose replica serves
+// it now. Its variables Secret and saved plan are that replica's then, and
+// this one only forgets its metrics.
+func (rt *Runtime) moved(ctx context.Context, key types.NamespacedName, obj stepObject) (bool, error) {
+	if rt.Live == nil {
+		return false, nil
+	}
+	if err := rt.Live.Get(ctx, key, obj); apierrors.IsNotFound(err) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	gvk, err := apiutil.GVKForObject(obj, rt.Client.Scheme())
+	if err != nil {
+		return false, err
+	}
+	forgetMetrics(gvk.Kind, key)
+	log.FromContext(ctx).Info("left this replica's shard: the replica of its shard serves it", "shard", obj.GetLabels()[LabelScheduledShard])
+	return true, nil
 }
 
 // gone cleans up after the object key of obj's kind, which no longer

@@ -80,7 +80,7 @@ func manager(t *testing.T) client.Client {
 		}
 		ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(logSink())))
 		mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
-			Scheme: scheme, Client: controller.ClientOptions(), Cache: controller.CacheOptions(planNS), Metrics: metricsserver.Options{BindAddress: "0"},
+			Scheme: scheme, Client: controller.ClientOptions(), Cache: controller.CacheOptions(planNS, controller.Shard{}), Metrics: metricsserver.Options{BindAddress: "0"},
 		})
 		if err != nil {
 			startErr = err
