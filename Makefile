@@ -143,7 +143,7 @@ demo: images ## On a fresh local cluster: import, provisioning, drift (on demand
 	go run ./hack/demo
 
 .PHONY: bench
-bench: test-tools images ## Figures of what the steps cost beyond bare Terraform, with the Job-pod baseline on the local cluster, and 1,000 scheduled checks (RUNS=5 FLEET=200 ONLY= SCHEDULE_TARGETS=1000 SCHEDULE_INTERVAL=5m).
+bench: test-tools images ## Figures of what the steps cost beyond bare Terraform, with the Job-pod baseline on the local cluster, and 1,000 scheduled checks (RUNS=5 FLEET=200 ONLY= SHARD_TARGETS=1000 SCHEDULE_TARGETS=1000 SCHEDULE_INTERVAL=5m).
 	go run ./hack/bench
 
 .PHONY: clean

@@ -52,6 +52,7 @@ func TestCluster(t *testing.T) {
 	t.Run("Crashes", func(t *testing.T) { testCrashes(ctx, t, c, cloud) })
 	t.Run("FaultyCloudApplies", func(t *testing.T) { testFaultyCloudApplies(ctx, t, c) })
 	t.Run("DeclaredDrift", func(t *testing.T) { testDeclaredDrift(ctx, t, c, cloud) })
+	t.Run("Sharding", func(t *testing.T) { testSharding(ctx, t, c) })
 	t.Run("AddonDisable", func(t *testing.T) { testAddonDisable(ctx, t, c, cloud) })
 }
 

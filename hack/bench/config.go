@@ -26,7 +26,7 @@ type config struct {
 	runs  int // RUNS: runs per figure, of which the median counts
 	fleet int // FLEET: targets of the fleet figure
 	// only, from ONLY (comma-separated: single, jobpod, second, fleet,
-	// workflow, onboard, memory, schedule), runs just those figures; all
+	// shards, workflow, onboard, memory, schedule), runs just those figures; all
 	// when empty.
 	only map[string]bool
 }

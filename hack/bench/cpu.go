@@ -29,9 +29,12 @@ func (b *bench) cpuTimes() map[string]float64 {
 	self := os.Getpid()
 	add("bench client", self, false)
 	add("bare terraform", self, true)
-	if p := b.stack.Pid("step-runner"); p > 0 {
-		add("step-runner", p, false)
-		add("step-runner's terraform", p, true)
+	// The shards figure's second step-runner counts as the step-runner.
+	for _, name := range []string{"step-runner", "step-runner-shard-1"} {
+		if p := b.stack.Pid(name); p > 0 {
+			add("step-runner", p, false)
+			add("step-runner's terraform", p, true)
+		}
 	}
 	if p := b.stack.Pid("vela-core"); p > 0 {
 		add("vela-core", p, false)

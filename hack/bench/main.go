@@ -104,6 +104,11 @@ func (b *bench) figures(idle float64) error {
 			return err
 		}
 	}
+	if b.want("shards") {
+		if err := b.shardsFigure(); err != nil {
+			return err
+		}
+	}
 	if b.want("workflow") {
 		if err := b.workflowFigure(); err != nil {
 			return err

@@ -34,6 +34,7 @@ type Stack struct {
 	names      []string
 	mu         sync.Mutex
 	logs       map[string]*bytes.Buffer
+	opts       StackOptions
 }
 
 // StackOptions are the binaries and the cloud of a stack.
@@ -55,7 +56,7 @@ func StartStack(env *Env, root string, o StackOptions) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Stack{Env: env, Dir: dir, Kubeconfig: filepath.Join(dir, "kubeconfig"), logs: map[string]*bytes.Buffer{}}
+	s := &Stack{Env: env, Dir: dir, Kubeconfig: filepath.Join(dir, "kubeconfig"), logs: map[string]*bytes.Buffer{}, opts: o}
 	if err := env.WriteKubeconfig(s.Kubeconfig); err != nil {
 		return nil, err
 	}
@@ -70,10 +71,7 @@ func StartStack(env *Env, root string, o StackOptions) (*Stack, error) {
 	if err := s.start("vela-core", o.VelaCore, "--use-webhook=false", "--metrics-addr=0", "--health-addr=127.0.0.1:0", "--enable-leader-election=false"); err != nil {
 		return nil, err
 	}
-	if err := s.start("step-runner", o.StepRunner,
-		"--terraform", o.Terraform, "--terraform-cli-config", o.TerraformCLIConfig,
-		"--work-dir", filepath.Join(dir, "workspaces"), "--plugin-cache-dir", filepath.Join(dir, "plugins"),
-		"--backend-kubeconfig", s.Kubeconfig, "--plan-namespace", "vela-system", "--metrics-bind-address", "0", "--health-probe-bind-address", "127.0.0.1:0"); err != nil {
+	if err := s.StartStepRunner("step-runner"); err != nil {
 		s.Stop()
 		return nil, err
 	}
@@ -176,6 +174,36 @@ func (s *Stack) start(name, bin string, args ...string) error {
 	return nil
 }
 
+// StartStepRunner starts a step-runner process of the stack, name, with
+// extra flags (a shard of its own, say): "step-runner" is the stack's own;
+// another has a work and plugin cache directory of its own, since
+// Terraform's plugin cache is not safe for two processes at once.
+func (s *Stack) StartStepRunner(name string, extra ...string) error {
+	work, plugins := "workspaces", "plugins"
+	if name != "step-runner" {
+		work, plugins = name+"-workspaces", name+"-plugins"
+	}
+	o := s.opts
+	return s.start(name, o.StepRunner, append([]string{
+		"--terraform", o.Terraform, "--terraform-cli-config", o.TerraformCLIConfig,
+		"--work-dir", filepath.Join(s.Dir, work), "--plugin-cache-dir", filepath.Join(s.Dir, plugins),
+		"--backend-kubeconfig", s.Kubeconfig, "--plan-namespace", "vela-system", "--metrics-bind-address", "0", "--health-probe-bind-address", "127.0.0.1:0"},
+		extra...)...)
+}
+
+// StopProcess interrupts the stack process name, as Stop does, and
+// forgets it: StartStepRunner may start it again.
+func (s *Stack) StopProcess(name string) {
+	for i, p := range s.procs {
+		if s.names[i] == name {
+			stop(p)
+			s.procs = append(s.procs[:i:i], s.procs[i+1:]...)
+			s.names = append(s.names[:i:i], s.names[i+1:]...)
+			return
+		}
+	}
+}
+
 // Vela runs the vela CLI against the stack.
 func (s *Stack) Vela(bin string, args ...string) (string, error) {
 	cmd := exec.Command(bin, args...)
@@ -213,16 +241,22 @@ func (s *Stack) LogTail(name string, n int) string {
 // lock) and kills what has not stopped after 10s.
 func (s *Stack) Stop() {
 	for _, p := range s.procs {
-		_ = p.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func(p *exec.Cmd) { _ = p.Wait(); close(done) }(p)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = p.Process.Kill()
-		}
+		stop(p)
 	}
 	s.procs, s.names = nil, nil
+}
+
+// stop interrupts p and kills it when it has not ended after 10s.
+func stop(p *exec.Cmd) {
+	_ = p.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = p.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = p.Process.Kill()
+		<-done
+	}
 }
 
 type lockedWriter struct {
