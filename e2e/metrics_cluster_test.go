@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -77,7 +76,7 @@ func checkDriftMetrics(ctx context.Context, t *testing.T, c *localcluster.Cluste
 	obj := map[string]string{"namespace": want.Namespace, "name": want.Name}
 	defer func() {
 		if t.Failed() {
-			t.Logf("vela_infra_ series scraped:\n%s", grepLines(raw, "vela_infra_"))
+			t.Logf("vela_infra_ series scraped:\n%s", grepContaining(raw, "vela_infra_"))
 		}
 	}()
 
@@ -173,15 +172,4 @@ func metricsWith(f *dto.MetricFamily, want map[string]string) []*dto.Metric {
 		}
 	}
 	return out
-}
-
-// grepLines returns the lines of s that start with prefix.
-func grepLines(s, prefix string) string {
-	var b strings.Builder
-	for _, l := range strings.Split(s, "\n") {
-		if strings.HasPrefix(l, prefix) {
-			b.WriteString(l + "\n")
-		}
-	}
-	return b.String()
 }

@@ -264,13 +264,14 @@ func scrapeShard(ctx context.Context, t *testing.T, c *localcluster.Cluster, dep
 func checkServed(t *testing.T, deploy string, families map[string]*dto.MetricFamily, kind string, want int) {
 	t.Helper()
 	f := families["vela_infra_served_objects"]
-	for _, m := range metricsWith(f, map[string]string{"kind": kind}) {
-		if got := int(m.GetGauge().GetValue()); got != want {
-			t.Errorf("%s: vela_infra_served_objects{kind=%q} = %d, want %d", deploy, kind, got, want)
-		}
+	series := metricsWith(f, map[string]string{"kind": kind})
+	if len(series) == 0 {
+		t.Errorf("%s: no vela_infra_served_objects{kind=%q} series", deploy, kind)
 		return
 	}
-	t.Errorf("%s: no vela_infra_served_objects{kind=%q} series", deploy, kind)
+	if got := int(series[0].GetGauge().GetValue()); got != want {
+		t.Errorf("%s: vela_infra_served_objects{kind=%q} = %d, want %d", deploy, kind, got, want)
+	}
 }
 
 // hasDriftCheck says whether a replica's /metrics has the last successful
