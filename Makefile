@@ -114,7 +114,7 @@ lint: verify ## Generated files current (make verify); gofmt, go vet, staticchec
 
 .PHONY: test
 test: test-tools images lint ## Unit, envtest, Terraform and local-cluster e2e tests against real parts (the CI command).
-	go test -timeout 30m $(GOTEST_FLAGS) ./... 2>&1 | tee $(BIN)/test.log; exit $${PIPESTATUS[0]}
+	go test -timeout 45m $(GOTEST_FLAGS) ./... 2>&1 | tee $(BIN)/test.log; exit $${PIPESTATUS[0]}
 
 # Fuzz targets: package and target, run one after the other.
 FUZZ_TARGETS := ./internal/plan:FuzzSummarize ./internal/hclguard:FuzzCheck ./internal/terraform:FuzzImportBlockID ./internal/mycloud:FuzzDecodeAttrs ./internal/controller:FuzzValidateImport
@@ -131,7 +131,7 @@ vuln: ## govulncheck on the shipped binaries, offline (database built from golan
 
 .PHONY: e2e
 e2e: test-tools images ## Only the end-to-end tests (envtest suite + local cluster), verbose.
-	go test -timeout 30m -count=1 -v ./e2e/... 2>&1 | tee $(BIN)/e2e.log; exit $${PIPESTATUS[0]}
+	go test -timeout 45m -count=1 -v ./e2e/... 2>&1 | tee $(BIN)/e2e.log; exit $${PIPESTATUS[0]}
 
 .PHONY: mycloud
 mycloud: build ## Run mycloud in the foreground on 127.0.0.1:8480 (keys from the README).

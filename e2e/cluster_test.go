@@ -28,7 +28,7 @@ import (
 // with the envtest suite.
 func TestCluster(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 28*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 42*time.Minute)
 	defer cancel()
 	c := startCluster(t, ctx)
 	cloud := mycloudtest.Start(t, mycloudtest.Options{
