@@ -214,8 +214,8 @@ func testTerraformAddonRendersTheChart(t *testing.T, s *testenv.Stack) {
 // parameter set, with every namespace served (namespaces={}, the chart's
 // empty list), with controller sharding (the master and two shards' own
 // Deployments), and, refused by both, with every namespace served and the
-// state in each Configuration's namespace, and with master listed as a
-// shard.
+// state in each Configuration's namespace, with master listed as a shard
+// and with a shard id too long.
 func testVelaInfraAddonRendersTheChart(t *testing.T, s *testenv.Stack) {
 	every := []string{
 		"namespaces={shop,infra,shop}", "credentialNamespaces={creds}", "terraformBackendNamespace=", "webhook.enabled=false", "leaderElection=false",
@@ -269,6 +269,11 @@ func testVelaInfraAddonRendersTheChart(t *testing.T, s *testenv.Stack) {
 		params:  []string{"sharding.enabled=true", "sharding.shards={shard-1,master}"},
 		helm:    []string{"--set", "sharding.enabled=true", "--set-json", `sharding.shards=["shard-1","master"]`},
 		refused: "sharding.shards: 'master' is the shard of the Deployment vela-infra-step-runner",
+	}, {
+		name:    "sharding, an id too long for its pods' names",
+		params:  []string{"sharding.enabled=true", "sharding.shards={shard-1,shard-abcdefghijklmnopqr}"},
+		helm:    []string{"--set", "sharding.enabled=true", "--set-json", `sharding.shards=["shard-1","shard-abcdefghijklmnopqr"]`},
+		refused: "sharding.shards: the id 'shard-abcdefghijklmnopqr' is too long: its Deployment vela-infra-step-runner-shard-abcdefghijklmnopqr must be at most 46 characters",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			addonOut, addonErr := addonDryRun(t, s, "vela-infra", tc.params...)

@@ -257,6 +257,54 @@ func TestChartCUEHoldsTheGeneratedRules(t *testing.T) {
 	}
 }
 
+// TestChartShardIDs: shard ids YAML would read as a number or a boolean
+// still label the pods with strings (the API server refuses anything
+// else), and an id that would cut the pods' generated names short of
+// their ReplicaSet hash and suffix is refused, naming the field.
+func TestChartShardIDs(t *testing.T) {
+	helm := helmPath(t)
+	chart := filepath.Join(root, chartDir)
+	objs, err := renderChart(helm, chart, "--namespace", "vela-system", "--set", "sharding.enabled=true", "--set-json", `sharding.shards=["7","on"]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shards := map[string]string{}
+	for _, obj := range objs {
+		if obj["kind"] != "Deployment" {
+			continue
+		}
+		raw, err := sigsyaml.Marshal(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d struct {
+			Metadata struct{ Name string }
+			Spec     struct {
+				Template struct {
+					Metadata struct{ Labels map[string]string }
+				}
+			}
+		}
+		if err := sigsyaml.Unmarshal(raw, &d); err != nil {
+			t.Fatalf("Deployment %v: its pod labels are not all strings: %v", obj["metadata"], err)
+		}
+		shards[d.Metadata.Name] = d.Spec.Template.Metadata.Labels["controller.core.oam.dev/shard-id"]
+	}
+	want := map[string]string{"vela-infra-step-runner": "master", "vela-infra-step-runner-7": "7", "vela-infra-step-runner-on": "on"}
+	if diff := cmp.Diff(want, shards); diff != "" {
+		t.Errorf("shard-id label by Deployment (-want +got):\n%s", diff)
+	}
+
+	longest := strings.Repeat("a", 23) // vela-infra-step-runner-<23>: 46 characters
+	if _, err := renderChart(helm, chart, "--set", "sharding.enabled=true", "--set-json", `sharding.shards=["`+longest+`"]`); err != nil {
+		t.Errorf("a 23-character id: %v", err)
+	}
+	_, err = renderChart(helm, chart, "--set", "sharding.enabled=true", "--set-json", `sharding.shards=["`+longest+`b"]`)
+	if wantErr := "sharding.shards: the id '" + longest + "b' is too long"; err == nil || !strings.Contains(err.Error(), wantErr) {
+		t.Errorf("a 24-character id: error %v, want %q", err, wantErr)
+	}
+}
+
 // renderChart runs `helm template` on the chart with args and returns the
 // objects, in helm's order.
 func renderChart(helm, chart string, args ...string) ([]map[string]any, error) {

@@ -96,6 +96,8 @@ func (r *ApprovalReconciler) forgetPlan(ctx context.Context, key types.Namespace
 
 // sweepPlans deletes the saved plans in the plan namespace whose
 // InfraApproval no longer exists: those deleted while no step-runner ran.
+// The plans of every shard share the namespace, so whether their
+// InfraApproval exists is read live, not from this shard's cache.
 func (r *ApprovalReconciler) sweepPlans(ctx context.Context) error {
 	if r.PlanNamespace == "" {
 		return nil
@@ -109,7 +111,7 @@ func (r *ApprovalReconciler) sweepPlans(ctx context.Context) error {
 		if r.planKey(owner).Name != s.Name {
 			continue // a name too long for the label: left to its owner's deletion
 		}
-		err := r.Client.Get(ctx, owner, &v1alpha1.InfraApproval{})
+		err := r.liveReader().Get(ctx, owner, &v1alpha1.InfraApproval{})
 		switch {
 		case apierrors.IsNotFound(err):
 			if err := r.forgetPlan(ctx, owner); err != nil {

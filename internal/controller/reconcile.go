@@ -185,6 +185,16 @@ func (rt *Runtime) reconcileStep(ctx context.Context, key types.NamespacedName, 
 	return ctrl.Result{RequeueAfter: rt.requeueAfter(o)}, err
 }
 
+// liveReader reads from the API server when the cache may hold only this
+// replica's shard: whether an object exists at all (an object of another
+// shard is not in this replica's cache).
+func (rt *Runtime) liveReader() client.Reader {
+	if rt.Live != nil {
+		return rt.Live
+	}
+	return rt.Client
+}
+
 // moved says whether the object key, which this replica's cache no longer
 // holds, still exists: rescheduled to another shard, whose replica serves
 // it now. Its variables Secret and saved plan are that replica's then, and

@@ -123,12 +123,7 @@ func (rt *Runtime) sweepVariables(ctx context.Context, kind string, newObj func(
 		if rt.variablesKey(kind, owner).Name != s.Name {
 			continue // a name too long for the label: left to its owner's deletion
 		}
-		// Live: an object of another shard is not in this replica's cache.
-		var reader client.Reader = rt.Client
-		if rt.Live != nil {
-			reader = rt.Live
-		}
-		err := reader.Get(ctx, owner, newObj())
+		err := rt.liveReader().Get(ctx, owner, newObj())
 		switch {
 		case apierrors.IsNotFound(err):
 			if err := rt.forgetVariables(ctx, kind, owner); err != nil {

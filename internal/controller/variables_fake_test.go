@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/vela-infra/vela-infra/pkg/apis/infra/v1alpha1"
 )
@@ -133,6 +134,53 @@ func TestFakeVariablesSecretGoesWithItsObject(t *testing.T) {
 		err := e.c.Get(ctx, types.NamespacedName{Namespace: "vela-system", Name: name}, &corev1.Secret{})
 		if got := !apierrors.IsNotFound(err); got != want {
 			t.Errorf("Secret %s exists: %v, want %v (%v)", name, got, want, err)
+		}
+	}
+}
+
+// TestFakeSweepsKeepAnotherShardsSecrets: a sharded replica's cache holds
+// only its shard's objects, so the sweeps at start ask the API server
+// whether an object exists: the variables Secret and saved plan of
+// another shard's objects stay, those of deleted objects go.
+func TestFakeSweepsKeepAnotherShardsSecrets(t *testing.T) {
+	ctx := context.Background()
+	other := types.NamespacedName{Namespace: fakeNS, Name: "other-shard"}
+	gone := types.NamespacedName{Namespace: fakeNS, Name: "gone"}
+	probe := &ApprovalReconciler{Runtime: &Runtime{VariablesNamespace: "vela-system"}, PlanNamespace: "vela-system"}
+	plan := func(owner types.NamespacedName) *corev1.Secret {
+		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "vela-system", Name: probe.planKey(owner).Name,
+			Labels: map[string]string{labelApprovalNamespace: owner.Namespace, labelApprovalName: owner.Name}}}
+	}
+	variables := func(owner types.NamespacedName) *corev1.Secret {
+		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "vela-system", Name: probe.variablesKey("InfraDrift", owner).Name,
+			Labels: map[string]string{labelVariablesKind: "InfraDrift", labelVariablesNamespace: owner.Namespace, labelVariablesName: owner.Name}}}
+	}
+	// The cache (the env's client) holds neither object: both are another
+	// shard's; the API server holds them.
+	e := newFakeEnv(t, plan(other), plan(gone), variables(other), variables(gone))
+	scheme, err := Scheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.rt.Live = fake.NewClientBuilder().WithScheme(scheme).WithObjects(
+		&v1alpha1.InfraApproval{ObjectMeta: metav1.ObjectMeta{Namespace: other.Namespace, Name: other.Name}},
+		&v1alpha1.InfraDrift{ObjectMeta: metav1.ObjectMeta{Namespace: other.Namespace, Name: other.Name}},
+	).Build()
+	e.rt.VariablesNamespace = "vela-system"
+	r := &ApprovalReconciler{Runtime: e.rt, PlanNamespace: "vela-system"}
+	if err := r.sweepPlans(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.rt.sweepVariables(ctx, "InfraDrift", func() client.Object { return &v1alpha1.InfraDrift{} }); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []struct {
+		secret *corev1.Secret
+		want   bool
+	}{{plan(other), true}, {variables(other), true}, {plan(gone), false}, {variables(gone), false}} {
+		err := e.c.Get(ctx, client.ObjectKeyFromObject(s.secret), &corev1.Secret{})
+		if got := !apierrors.IsNotFound(err); got != s.want {
+			t.Errorf("Secret %s exists: %v, want %v (%v)", s.secret.Name, got, s.want, err)
 		}
 	}
 }

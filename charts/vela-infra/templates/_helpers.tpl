@@ -51,8 +51,11 @@ words).
 {{- if not (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" $id) -}}
 {{- fail (printf "sharding.shards: the id '%s' is not a DNS-1123 label (lower-case letters, digits and '-', starting and ending with a letter or digit)" $id) -}}
 {{- end -}}
-{{- if gt (len (printf "%s-%s" $name $id)) 63 -}}
-{{- fail (printf "sharding.shards: the id '%s' is too long: its Deployment %s-%s must be at most 63 characters (ids of at most %d)" $id $name $id (sub 62 (len $name))) -}}
+{{- /* a pod's generated name keeps 58 characters of "<ReplicaSet>-": the
+Deployment's name, "-", a hash of up to 10 and "-"; past that the pods'
+names lose the hash and suffix by which a replica knows its siblings */ -}}
+{{- if gt (len (printf "%s-%s" $name $id)) 46 -}}
+{{- fail (printf "sharding.shards: the id '%s' is too long: its Deployment %s-%s must be at most 46 characters, so that its pods' names keep their ReplicaSet hash and suffix (ids of at most %d)" $id $name $id (sub 45 (len $name))) -}}
 {{- end -}}
 {{- if eq $id "master" -}}
 {{- fail (printf "sharding.shards: 'master' is the shard of the Deployment %s (objects labeled with no other shard's id): list only the shards besides it" $name) -}}
@@ -112,6 +115,6 @@ labels the pods of its shards.
 {{- include "vela-infra.shardSelector" . -}}
 {{- if .shard }}
 app.kubernetes.io/part-of: {{ include "vela-infra.name" .root }}
-controller.core.oam.dev/shard-id: {{ .shard }}
+controller.core.oam.dev/shard-id: {{ .shard | quote }}
 {{- end -}}
 {{- end -}}
