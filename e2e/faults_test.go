@@ -580,6 +580,11 @@ func (ft *faultTenant) state(cfg string) map[string]string {
 	if err != nil {
 		ft.t.Fatal(err)
 	}
+	// Terraform's kubernetes backend creates the Secret empty and then
+	// writes the state into it: between the two, there is no state yet.
+	if len(secret.Data["tfstate"]) == 0 {
+		return map[string]string{}
+	}
 	zr, err := gzip.NewReader(bytes.NewReader(secret.Data["tfstate"]))
 	if err != nil {
 		ft.t.Fatalf("state of %s: %v", cfg, err)
