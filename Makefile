@@ -110,6 +110,7 @@ lint: verify ## Generated files current (make verify); gofmt, go vet, staticchec
 	TF_CLI_CONFIG_FILE=/dev/null $(BIN)/terraform fmt -check -recursive definitions/modules
 	@./hack/build-tool.sh helm
 	$(BIN)/helm lint --strict charts/vela-infra
+	$(BIN)/helm lint --strict charts/vela-infra --set sharding.enabled=true --set 'sharding.shards={shard-1,shard-2}'
 	$(BIN)/helm template vela-infra charts/vela-infra --set 'namespaces={default}' > /dev/null
 
 .PHONY: test

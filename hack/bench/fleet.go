@@ -43,7 +43,9 @@ func (b *bench) fleetFigure() error {
 	ratio := bare.Seconds() / ours.Seconds() // throughput ratio: ours / bare
 	fmt.Printf("%-58s %12s %12s %8.2f %10s %s\n", fmt.Sprintf("fleet: %d targets, 4 at once (throughput ours/bare)", b.fleet), sec(bare.Seconds()), sec(ours.Seconds()), ratio, ">= 0.9", pass(ratio >= 0.9))
 	fmt.Println(cpuLine("fleet", cpuDelta(cpu0, cpu1), cpuDelta(cpu1, cpu2)))
-	fmt.Printf("%-58s %12s %12s %8.2f %10s\n", "  vs the same loop with TF_DISABLE_PLUGIN_TLS=1", sec(same.Seconds()), sec(ours.Seconds()), same.Seconds()/ours.Seconds(), "-")
+	// What the step-runner itself costs a busy fleet (issue 19's goal).
+	same1 := same.Seconds() / ours.Seconds()
+	fmt.Printf("%-58s %12s %12s %8.2f %10s %s\n", "  vs the same loop with TF_DISABLE_PLUGIN_TLS=1", sec(same.Seconds()), sec(ours.Seconds()), same1, ">= 0.95", pass(same1 >= 0.95))
 	fmt.Println(cpuLine("fleet, same settings,", cpuDelta(cpu2, cpu3), cpuDelta(cpu1, cpu2)))
 	return nil
 }
